@@ -13,6 +13,11 @@ use serde::Serialize;
 pub trait Message {
     /// A short static name of the message kind (`watch-event`, `tls-client-hello`, ...).
     fn kind(&self) -> &'static str;
+    /// A small stable number for the kind, folded into the trace hash (cheaper than hashing
+    /// the name on every event). Defaults to a fold of the name.
+    fn kind_code(&self) -> u64 {
+        kind_code_of(self.kind())
+    }
     /// A stable digest of the message's content (see [`hash::StableHasher`]).
     fn digest(&self) -> u64;
     /// Details for the JSON trace; only called when recording.
@@ -43,21 +48,28 @@ pub struct Trace {
 
 impl Trace {
     pub fn new(record: bool) -> Trace {
-        Trace { hash: 0x6d63_7369_6d00_0001, delivered: 0, records: record.then(Vec::new) }
+        Trace {
+            hash: 0x6d63_7369_6d00_0001,
+            delivered: 0,
+            records: record.then(Vec::new),
+        }
     }
 
     #[inline]
     pub fn on_deliver<M: Message>(&mut self, seq: u64, at: SimTime, to: ComponentId, msg: &M) {
-        let kind = msg.kind();
         let digest = msg.digest();
-        let mut h = hash::mix(self.hash, seq);
-        h = hash::mix(h, at.0);
-        h = hash::mix(h, u64::from(to.0));
-        h = hash::mix(h, hash::digest(kind));
-        self.hash = hash::mix(h, digest);
+        let h = hash::mix(self.hash, seq ^ at.0.rotate_left(23));
+        self.hash = hash::mix(h, digest ^ (u64::from(to.0) << 40) ^ msg.kind_code());
         self.delivered += 1;
         if let Some(records) = &mut self.records {
-            records.push(TraceRecord { seq, at: at.0, component: to.0, kind, digest, details: msg.details() });
+            records.push(TraceRecord {
+                seq,
+                at: at.0,
+                component: to.0,
+                kind: msg.kind(),
+                digest,
+                details: msg.details(),
+            });
         }
     }
 
@@ -82,6 +94,17 @@ impl Trace {
     pub fn is_recording(&self) -> bool {
         self.records.is_some()
     }
+}
+
+/// A stable fold of a kind name (its length and first 16 bytes).
+pub fn kind_code_of(kind: &str) -> u64 {
+    let b = kind.as_bytes();
+    let mut w = [0u8; 16];
+    let n = b.len().min(16);
+    w[..n].copy_from_slice(&b[..n]);
+    let lo = u64::from_le_bytes([w[0], w[1], w[2], w[3], w[4], w[5], w[6], w[7]]);
+    let hi = u64::from_le_bytes([w[8], w[9], w[10], w[11], w[12], w[13], w[14], w[15]]);
+    hash::mix(lo ^ (b.len() as u64), hi)
 }
 
 /// Formats a trace hash the way every report prints it.

@@ -1,0 +1,145 @@
+//! Checks turn a run into a verdict. A check only observes: it sees each [`Observation`] (safety
+//! checks, evaluated as events happen, stop at the first violation) and the final world
+//! (liveness checks, evaluated after faults heal and a quiet period). Checks never change the
+//! run: the trace hash is the same with checks on and off.
+
+use crate::sim::SimTime;
+use crate::world::{Observation, World};
+use serde::Serialize;
+
+/// Where a check first failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    /// Kernel sequence number of the event during which the violation was observed.
+    pub seq: u64,
+    pub time_ns: u64,
+    pub message: String,
+}
+
+/// The verdict of one check.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub passed: bool,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_violation: Option<Violation>,
+}
+
+/// One check. `observe` runs on every observation; `finish` once at the end of the run.
+pub trait Check {
+    fn name(&self) -> &'static str;
+    /// Safety: called for every observation, in order. Return a message for a violation.
+    fn observe(&mut self, _at: SimTime, _obs: &Observation, _world: &World) -> Option<String> {
+        None
+    }
+    /// Liveness and summary: called once when the run ends.
+    fn finish(&mut self, world: &World, end: SimTime) -> CheckResult;
+}
+
+/// Runs a set of checks over a run, remembering each one's first violation.
+pub struct Checker {
+    checks: Vec<(Box<dyn Check>, Option<Violation>)>,
+}
+
+impl Checker {
+    pub fn new(checks: Vec<Box<dyn Check>>) -> Checker {
+        Checker {
+            checks: checks.into_iter().map(|c| (c, None)).collect(),
+        }
+    }
+
+    /// Feeds observations made during the event `seq`.
+    pub fn observe(&mut self, seq: u64, at: SimTime, obs: &Observation, world: &World) {
+        for (check, first) in &mut self.checks {
+            if first.is_some() {
+                continue;
+            }
+            if let Some(message) = check.observe(at, obs, world) {
+                *first = Some(Violation {
+                    seq,
+                    time_ns: at.0,
+                    message,
+                });
+            }
+        }
+    }
+
+    /// True once any safety check has been violated.
+    pub fn violated(&self) -> bool {
+        self.checks.iter().any(|(_, v)| v.is_some())
+    }
+
+    pub fn finish(self, world: &World, end: SimTime) -> Vec<CheckResult> {
+        self.checks
+            .into_iter()
+            .map(|(mut check, first)| {
+                let mut result = check.finish(world, end);
+                if let Some(v) = first {
+                    result.passed = false;
+                    result.detail = format!(
+                        "{} (first violation at seq {}, t={})",
+                        v.message,
+                        v.seq,
+                        SimTime(v.time_ns)
+                    );
+                    result.first_violation = Some(v);
+                }
+                result
+            })
+            .collect()
+    }
+}
+
+/// The checks that apply to a scenario.
+pub fn checks_for(_world: &World) -> Vec<Box<dyn Check>> {
+    vec![Box::new(FaultsFired)]
+}
+
+/// Proves that every scripted fault fired (and healed when it had a duration): a fault
+/// injection that silently does nothing would make every other verdict a false green.
+#[derive(Default)]
+pub struct FaultsFired;
+
+impl Check for FaultsFired {
+    fn name(&self) -> &'static str {
+        "faults-fired"
+    }
+    fn finish(&mut self, world: &World, end: SimTime) -> CheckResult {
+        let mut missing = Vec::new();
+        for (i, spec) in world.scenario.faults.iter().enumerate() {
+            let due = SimTime::ZERO + spec.at;
+            if due > end {
+                continue;
+            }
+            match world.fired_faults.iter().find(|f| f.index == i) {
+                None => missing.push(format!(
+                    "fault #{i} ({}) due at {due} never fired",
+                    spec.kind.key()
+                )),
+                Some(f) => {
+                    if let Some(d) = spec.duration
+                        && due + d <= end
+                        && f.healed_at.is_none()
+                    {
+                        missing.push(format!(
+                            "fault #{i} ({}) due to heal at {} never healed",
+                            spec.kind.key(),
+                            due + d
+                        ));
+                    }
+                }
+            }
+        }
+        CheckResult {
+            name: self.name().into(),
+            passed: missing.is_empty(),
+            detail: if missing.is_empty() {
+                format!("{} fault(s) fired as scheduled", world.fired_faults.len())
+            } else {
+                missing.join("; ")
+            },
+            first_violation: None,
+        }
+    }
+}

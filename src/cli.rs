@@ -1,0 +1,168 @@
+//! The `mcsim` command line. `mcsim SCENARIO` is `mcsim run SCENARIO`.
+//!
+//! Exit codes: 0 = every check held, 1 = a check failed (the report gives the seed and the
+//! replay command), 2 = bad input (scenario diagnostics, unreadable files, bad flags).
+//! The wall clock is read here only, to print how long a run took; never inside a simulation.
+
+use crate::report::{self, Report};
+use crate::run::{self, RunOptions};
+use crate::scenario::{self, Diagnostics};
+use crate::sim::SimDuration;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[derive(Parser, Debug)]
+#[command(name = "mcsim", version, about = "Deterministic simulator and test harness for Linkerd multi-cluster", long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run a scenario and print its report (also: `mcsim SCENARIO`).
+    Run(RunArgs),
+    /// Validate a scenario without running it.
+    Check { scenario: PathBuf },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    pub scenario: PathBuf,
+    /// Seed for this run (overrides the scenario's `[sim] seed`).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Stop after this much virtual time (e.g. `90s`).
+    #[arg(long, value_parser = parse_duration)]
+    pub until: Option<SimDuration>,
+    /// Write every delivered event as JSON Lines to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub trace: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+fn parse_duration(s: &str) -> Result<SimDuration, String> {
+    SimDuration::parse(s)
+}
+
+const SUBCOMMANDS: &[&str] = &["run", "check", "help"];
+
+/// Inserts `run` when the first argument is a scenario path rather than a subcommand.
+pub fn normalize_args(mut args: Vec<String>) -> Vec<String> {
+    if let Some(first) = args.get(1)
+        && !first.starts_with('-')
+        && !SUBCOMMANDS.contains(&first.as_str())
+    {
+        args.insert(1, "run".into());
+    }
+    args
+}
+
+pub fn main_with_args(args: Vec<String>) -> ExitCode {
+    let cli = match Cli::try_parse_from(normalize_args(args)) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    match cli.command {
+        Command::Run(args) => cmd_run(args),
+        Command::Check { scenario } => match load(&scenario) {
+            Ok(s) => {
+                println!(
+                    "{}: ok ({} clusters, {} links, {} faults)",
+                    scenario.display(),
+                    s.clusters.len(),
+                    s.links.len(),
+                    s.faults.len()
+                );
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+    }
+}
+
+fn load(path: &Path) -> Result<scenario::Scenario, ExitCode> {
+    scenario::load_file(path).map_err(|d: Diagnostics| {
+        eprintln!("{d}");
+        ExitCode::from(2)
+    })
+}
+
+fn cmd_run(args: RunArgs) -> ExitCode {
+    let scenario = match load(&args.scenario) {
+        Ok(s) => Arc::new(s),
+        Err(code) => return code,
+    };
+    let options = RunOptions {
+        seed: args.seed,
+        until: args.until,
+        record_trace: args.trace.is_some(),
+        ..RunOptions::default()
+    };
+    #[allow(clippy::disallowed_types, clippy::disallowed_methods)] // wall clock: reporting only
+    let started = std::time::Instant::now();
+    let result = run::run(scenario, &options);
+    let wall = started.elapsed();
+    if let Some(path) = &args.trace
+        && let Err(e) = write_trace(path, &result)
+    {
+        eprintln!("{}: cannot write the trace: {e}", path.display());
+        return ExitCode::from(2);
+    }
+    print_report(&result.report, args.format, Some(wall));
+    if result.report.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn print_report(report: &Report, format: Format, wall: Option<std::time::Duration>) {
+    match format {
+        Format::Text => {
+            print!("{}", report::text::render(report));
+            if let Some(w) = wall {
+                println!("wall time: {:.3}s", w.as_secs_f64());
+            }
+        }
+        Format::Json => match serde_json::to_string_pretty(report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => eprintln!("cannot render the report as JSON: {e}"),
+        },
+    }
+}
+
+/// JSON Lines: one delivered event per line: time, component, kind, details.
+fn write_trace(path: &Path, result: &run::RunResult) -> std::io::Result<()> {
+    let file = std::fs::File::create(path)?;
+    let mut out = std::io::BufWriter::new(file);
+    for r in result.trace.as_deref().unwrap_or_default() {
+        let line = serde_json::json!({
+            "seq": r.seq,
+            "time_ns": r.at,
+            "component": result.component_names.get(r.component as usize).map(String::as_str).unwrap_or("?"),
+            "kind": r.kind,
+            "digest": format!("{:016x}", r.digest),
+            "details": r.details,
+        });
+        writeln!(out, "{line}")?;
+    }
+    out.flush()
+}

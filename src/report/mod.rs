@@ -1,0 +1,80 @@
+//! Reports: the verdict of a run as data ([`Report`]), rendered as text for people and as JSON
+//! for tools. Everything in a report is derived from the run, so it is deterministic too (wall
+//! time is printed by the CLI, outside the report).
+
+pub mod text;
+
+use crate::check::CheckResult;
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Report {
+    pub scenario: String,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    pub seed: u64,
+    pub trace_hash: String,
+    pub events: u64,
+    pub end_time_ns: u64,
+    /// `completed`, `quiescent` or `event-limit`.
+    pub outcome: String,
+    pub faults: Vec<FaultRow>,
+    pub checks: Vec<CheckResult>,
+    pub convergence: Vec<ConvergenceRow>,
+    pub traffic: Vec<TrafficRow>,
+}
+
+impl Report {
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|c| c.passed)
+    }
+    pub fn failed_checks(&self) -> Vec<&str> {
+        self.checks
+            .iter()
+            .filter(|c| !c.passed)
+            .map(|c| c.name.as_str())
+            .collect()
+    }
+    /// The command that replays this run exactly.
+    pub fn replay_command(&self) -> String {
+        let source = if self.source.is_empty() {
+            "SCENARIO"
+        } else {
+            &self.source
+        };
+        format!("mcsim run {source} --seed {}", self.seed)
+    }
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct FaultRow {
+    pub index: usize,
+    pub kind: String,
+    pub description: String,
+    pub at_ns: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healed_ns: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct ConvergenceRow {
+    pub link: String,
+    pub service: String,
+    /// When the mirror last became exactly right, if it did.
+    pub converged_ns: Option<u64>,
+    /// Time from the remote change it tracks to convergence.
+    pub took_ns: Option<u64>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TrafficRow {
+    pub from: String,
+    pub to: String,
+    pub phase: String,
+    pub sent: u64,
+    pub ok: u64,
+    pub failed: Vec<(String, u64)>,
+    pub success_ratio: f64,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+}

@@ -1,0 +1,103 @@
+//! The human-readable report.
+
+use super::Report;
+use crate::sim::SimTime;
+use std::fmt::Write;
+
+pub fn render(report: &Report) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "scenario   {}", report.scenario);
+    let _ = writeln!(out, "seed       {}", report.seed);
+    let _ = writeln!(out, "trace hash {}", report.trace_hash);
+    let _ = writeln!(
+        out,
+        "events     {} ({} at t={})",
+        report.events,
+        report.outcome,
+        SimTime(report.end_time_ns)
+    );
+    if !report.faults.is_empty() {
+        let _ = writeln!(out, "\nfaults");
+        for f in &report.faults {
+            let healed = match f.healed_ns {
+                Some(t) => format!("healed {}", SimTime(t)),
+                None => "not healed".into(),
+            };
+            let _ = writeln!(
+                out,
+                "  #{:<2} {:>10}  {:<50} {}",
+                f.index,
+                SimTime(f.at_ns).to_string(),
+                f.description,
+                healed
+            );
+        }
+    }
+    if !report.convergence.is_empty() {
+        let _ = writeln!(out, "\nconvergence");
+        for c in &report.convergence {
+            let when = match (c.converged_ns, c.took_ns) {
+                (Some(at), Some(took)) => format!(
+                    "converged at {} (took {})",
+                    SimTime(at),
+                    crate::sim::SimDuration(took)
+                ),
+                (Some(at), None) => format!("converged at {}", SimTime(at)),
+                _ => "NOT converged".into(),
+            };
+            let _ = writeln!(out, "  {:<12} {:<40} {}", c.link, c.service, when);
+        }
+    }
+    if !report.traffic.is_empty() {
+        let _ = writeln!(out, "\ntraffic");
+        let _ = writeln!(
+            out,
+            "  {:<8} {:<48} {:<12} {:>7} {:>7} {:>8} {:>8}  failures",
+            "from", "to", "phase", "sent", "ok", "p50 ms", "p99 ms"
+        );
+        for t in &report.traffic {
+            let ms = |v: Option<f64>| v.map(|x| format!("{x:.1}")).unwrap_or_else(|| "-".into());
+            let failures: Vec<String> = t.failed.iter().map(|(r, n)| format!("{r}={n}")).collect();
+            let _ = writeln!(
+                out,
+                "  {:<8} {:<48} {:<12} {:>7} {:>7} {:>8} {:>8}  {}",
+                t.from,
+                t.to,
+                t.phase,
+                t.sent,
+                t.ok,
+                ms(t.p50_ms),
+                ms(t.p99_ms),
+                failures.join(" ")
+            );
+        }
+    }
+    let _ = writeln!(out, "\nchecks");
+    for c in &report.checks {
+        let _ = writeln!(
+            out,
+            "  {} {:<28} {}",
+            if c.passed { "PASS" } else { "FAIL" },
+            c.name,
+            c.detail
+        );
+    }
+    let _ = writeln!(out);
+    if report.passed() {
+        let _ = writeln!(
+            out,
+            "verdict: PASS (seed {}, trace {})",
+            report.seed, report.trace_hash
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "verdict: FAIL: {} (seed {}, trace {})",
+            report.failed_checks().join(", "),
+            report.seed,
+            report.trace_hash
+        );
+        let _ = writeln!(out, "replay:  {}", report.replay_command());
+    }
+    out
+}

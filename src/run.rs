@@ -1,0 +1,124 @@
+//! Running one scenario: build the kernel and world, drive the event loop to the end of the
+//! scenario (or `--until`), feed observations to the checks, and assemble the report.
+
+use crate::check::{self, Checker};
+use crate::report::{FaultRow, Report};
+use crate::scenario::Scenario;
+use crate::sim::trace::TraceRecord;
+use crate::sim::{
+    Exploration, Kernel, KernelConfig, RunOutcome, Schedule, SimDuration, SimTime, Tape,
+};
+use crate::world::{Msg, World};
+use std::sync::Arc;
+
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    /// Stops the run early.
+    pub until: Option<SimDuration>,
+    /// Keep every delivered event for `--trace`.
+    pub record_trace: bool,
+    pub exploration: Exploration,
+    /// Replays recorded perturbation decisions instead of drawing them.
+    pub tape: Option<Tape>,
+    /// Record perturbation decisions (for replay files).
+    pub record_decisions: bool,
+    /// Run the checks (off only to prove checks do not change the trace).
+    pub no_checks: bool,
+}
+
+pub struct RunResult {
+    pub report: Report,
+    pub trace: Option<Vec<TraceRecord>>,
+    pub component_names: Vec<String>,
+    pub decisions: Tape,
+}
+
+pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> RunResult {
+    let seed = options.seed.unwrap_or(scenario.seed);
+    let mut config = KernelConfig::new(seed);
+    config.record_trace = options.record_trace;
+    config.schedule.exploration = options.exploration;
+    config.schedule.record = options.record_decisions;
+    if let Some(max) = scenario.fuzz.delay_perturbation_max {
+        config.schedule.delay_perturbation_max = max;
+    }
+    let schedule_config = config.schedule.clone();
+    let mut kernel: Kernel<Msg> = Kernel::new(config);
+    if let Some(tape) = &options.tape {
+        kernel.set_schedule(Schedule::from_tape(seed, schedule_config, tape.clone()));
+    }
+    let mut world = World::build(scenario.clone(), &mut kernel);
+    let mut checker = Checker::new(if options.no_checks {
+        Vec::new()
+    } else {
+        check::checks_for(&world)
+    });
+
+    let end = SimTime::ZERO
+        + options
+            .until
+            .unwrap_or(scenario.duration)
+            .min(scenario.duration);
+    let mut outcome = RunOutcome::ReachedTime;
+    let budget_end = scenario.events_max;
+    loop {
+        match kernel.next_event_time() {
+            None => {
+                outcome = RunOutcome::Quiescent;
+                break;
+            }
+            Some(t) if t > end => break,
+            Some(_) => {}
+        }
+        if kernel.delivered() >= budget_end {
+            outcome = RunOutcome::EventLimit;
+            break;
+        }
+        let Some(step) = kernel.step(&mut world) else {
+            break;
+        };
+        if !world.observations.is_empty() {
+            let observations = std::mem::take(&mut world.observations);
+            for (at, obs) in &observations {
+                checker.observe(step.seq, *at, obs, &world);
+            }
+        }
+    }
+    let results = checker.finish(&world, end);
+    let report = Report {
+        scenario: scenario.name.clone(),
+        source: scenario.source.clone(),
+        seed,
+        trace_hash: crate::sim::trace::format_hash(kernel.trace().hash()),
+        events: kernel.delivered(),
+        end_time_ns: end.0,
+        outcome: match outcome {
+            RunOutcome::ReachedTime => "completed",
+            RunOutcome::Quiescent => "quiescent",
+            RunOutcome::EventLimit => "event-limit",
+        }
+        .into(),
+        faults: world
+            .fired_faults
+            .iter()
+            .map(|f| FaultRow {
+                index: f.index,
+                kind: f.kind.into(),
+                description: f.description.clone(),
+                at_ns: f.at.0,
+                healed_ns: f.healed_at.map(|t| t.0),
+            })
+            .collect(),
+        checks: results,
+        convergence: Vec::new(),
+        traffic: Vec::new(),
+    };
+    RunResult {
+        report,
+        trace: kernel.trace().records().map(<[TraceRecord]>::to_vec),
+        component_names: kernel.component_names().to_vec(),
+        decisions: kernel.schedule().recorded(),
+    }
+}

@@ -1,0 +1,15 @@
+//! Scenario files: the TOML format (schema), typed values, validation with `file:line:column`
+//! diagnostics, and the validated model the world is built from.
+//!
+//! Contract: nothing outside this module sees a serde/TOML type; [`load_file`] and [`load_str`]
+//! return either a complete [`Scenario`] or every [`Diagnostic`] found, never a panic.
+
+pub mod diag;
+pub mod load;
+pub mod model;
+pub mod schema;
+pub mod values;
+
+pub use diag::{Diagnostic, Diagnostics};
+pub use load::{CHECK_NAMES, Registry, load_file, load_str};
+pub use model::*;

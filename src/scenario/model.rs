@@ -1,0 +1,354 @@
+//! The validated scenario: what the world builder consumes. Every reference has been resolved
+//! (cluster, network and link names exist), defaults are applied, and values are typed.
+
+use crate::sim::{Ratio, SimDuration};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scenario {
+    pub name: String,
+    /// Path of the file it was loaded from (for replay commands); empty for in-memory text.
+    pub source: String,
+    pub seed: u64,
+    pub duration: SimDuration,
+    pub quiet_period: SimDuration,
+    pub events_max: u64,
+    pub linkerd: LinkerdOptions,
+    pub clusters: Vec<ClusterSpec>,
+    pub networks: Vec<String>,
+    pub paths: Vec<PathSpec>,
+    pub flat_networks: Vec<Vec<String>>,
+    pub links: Vec<LinkSpec>,
+    pub namespaces: Vec<NamespaceSpec>,
+    pub services: Vec<ServiceSpec>,
+    pub statefulsets: Vec<StatefulSetSpec>,
+    pub deployments: Vec<DeploymentSpec>,
+    pub manifests: Vec<ManifestSpec>,
+    pub traffic: Vec<TrafficSpec>,
+    pub faults: Vec<FaultSpec>,
+    pub actions: Vec<ActionSpec>,
+    pub checks: CheckSpec,
+    pub expect: Option<Expectation>,
+    pub fuzz: FuzzSpec,
+    pub breakages: Vec<String>,
+}
+
+impl Scenario {
+    pub fn cluster(&self, name: &str) -> Option<&ClusterSpec> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+    /// The instant after which liveness checks judge the world: the last heal plus the quiet
+    /// period, capped at the end of the run.
+    pub fn liveness_from(&self) -> SimDuration {
+        let last_heal = self
+            .faults
+            .iter()
+            .map(|f| f.at + f.duration.unwrap_or(SimDuration::ZERO))
+            .chain(self.actions.iter().map(|a| a.at))
+            .max()
+            .unwrap_or(SimDuration::ZERO);
+        (last_heal + self.quiet_period).min(self.duration)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct LinkerdOptions {
+    /// Named quirk fixes switched on (validated against the quirk registry).
+    pub fixes: Vec<String>,
+    pub trust_domain: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ClusterSpec {
+    pub name: String,
+    pub domain: String,
+    pub network: Option<String>,
+    pub trust_anchor: String,
+    pub gateway: bool,
+    pub gateway_replicas: u32,
+    /// Signed clock offset of this cluster, in nanoseconds.
+    pub clock_skew_ns: i64,
+    pub watch_history: u64,
+    pub watch_timeout: SimDuration,
+    pub client_qps: u32,
+    pub client_burst: u32,
+    pub in_cluster_latency: SimDuration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PathSpec {
+    pub a: String,
+    pub b: String,
+    pub latency: SimDuration,
+    pub jitter: SimDuration,
+    pub loss: Ratio,
+    pub bandwidth: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProbeSpec {
+    pub path: String,
+    pub period: SimDuration,
+    pub timeout: SimDuration,
+    pub failure_threshold: u32,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct LinkSpec {
+    pub name: String,
+    pub from: String,
+    pub to: String,
+    pub headless: bool,
+    pub namespace_creation: bool,
+    pub gateway: bool,
+    pub requeue_limit: u32,
+    /// Selector strings in Kubernetes notation; `None` means "matches nothing" (Linkerd's rule).
+    pub selector: Option<String>,
+    pub remote_discovery_selector: Option<String>,
+    pub federated_selector: Option<String>,
+    pub excluded_labels: Vec<String>,
+    pub excluded_annotations: Vec<String>,
+    pub probe: ProbeSpec,
+    pub at: SimDuration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamespaceSpec {
+    pub cluster: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortSpec {
+    pub name: Option<String>,
+    pub port: u16,
+    pub target_port: u16,
+    pub protocol: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Export {
+    None,
+    Gateway,
+    RemoteDiscovery,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceSpec {
+    pub cluster: String,
+    pub namespace: String,
+    pub name: String,
+    pub ports: Vec<PortSpec>,
+    pub replicas: u32,
+    pub headless: bool,
+    pub export: Export,
+    pub federated: bool,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub service_account: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct StatefulSetSpec {
+    pub cluster: String,
+    pub namespace: String,
+    pub name: String,
+    pub service: String,
+    pub replicas: u32,
+    pub ports: Vec<PortSpec>,
+    pub export: Export,
+    pub labels: BTreeMap<String, String>,
+    pub service_account: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DeploymentSpec {
+    pub cluster: String,
+    pub namespace: String,
+    pub name: String,
+    pub replicas: u32,
+    pub labels: BTreeMap<String, String>,
+    pub service_account: String,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ManifestSpec {
+    pub cluster: String,
+    pub path: PathBuf,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrafficSpec {
+    pub from: String,
+    pub namespace: String,
+    pub service_account: String,
+    pub host: String,
+    pub port: u16,
+    pub interval: SimDuration,
+    pub start: SimDuration,
+    pub stop: Option<SimDuration>,
+    pub timeout: SimDuration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PartitionMode {
+    /// Packets vanish: detected only by timeouts.
+    Drop,
+    /// Connections are refused or reset: fails fast.
+    Reject,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum FaultKind {
+    Partition {
+        groups: Vec<Vec<String>>,
+        one_way: bool,
+        mode: PartitionMode,
+    },
+    ClusterDown(String),
+    ApiServerDown(String),
+    GatewayDown(String),
+    ControllerCrash {
+        cluster: String,
+        link: String,
+    },
+    PodKill {
+        cluster: String,
+        namespace: String,
+        pod: String,
+    },
+    DnsFailure(String),
+    ClockSkew {
+        cluster: String,
+        by_ns: i64,
+    },
+    Compact(String),
+    CertExpiry(String),
+    RotateCerts(String),
+    TrustAnchor {
+        cluster: String,
+        anchor: String,
+    },
+    SlowPath {
+        a: String,
+        b: String,
+        latency: SimDuration,
+    },
+    LossyPath {
+        a: String,
+        b: String,
+        loss: Ratio,
+        duplicate: Ratio,
+        reorder: Ratio,
+    },
+}
+
+impl FaultKind {
+    /// The scenario key of this kind (also its name in reports and fuzz configuration).
+    pub fn key(&self) -> &'static str {
+        match self {
+            FaultKind::Partition { .. } => "partition",
+            FaultKind::ClusterDown(_) => "cluster_down",
+            FaultKind::ApiServerDown(_) => "api_server_down",
+            FaultKind::GatewayDown(_) => "gateway_down",
+            FaultKind::ControllerCrash { .. } => "controller_crash",
+            FaultKind::PodKill { .. } => "pod_kill",
+            FaultKind::DnsFailure(_) => "dns_failure",
+            FaultKind::ClockSkew { .. } => "clock_skew",
+            FaultKind::Compact(_) => "compact",
+            FaultKind::CertExpiry(_) => "cert_expiry",
+            FaultKind::RotateCerts(_) => "rotate_certs",
+            FaultKind::TrustAnchor { .. } => "trust_anchor",
+            FaultKind::SlowPath { .. } => "slow_path",
+            FaultKind::LossyPath { .. } => "lossy_path",
+        }
+    }
+
+    /// Clusters directly involved in this fault (for the failure-domain check).
+    pub fn clusters(&self) -> Vec<String> {
+        match self {
+            FaultKind::Partition { groups, .. } => groups.iter().flatten().cloned().collect(),
+            FaultKind::ClusterDown(c)
+            | FaultKind::ApiServerDown(c)
+            | FaultKind::GatewayDown(c)
+            | FaultKind::DnsFailure(c)
+            | FaultKind::Compact(c)
+            | FaultKind::CertExpiry(c)
+            | FaultKind::RotateCerts(c) => vec![c.clone()],
+            FaultKind::ControllerCrash { cluster, .. }
+            | FaultKind::PodKill { cluster, .. }
+            | FaultKind::ClockSkew { cluster, .. }
+            | FaultKind::TrustAnchor { cluster, .. } => vec![cluster.clone()],
+            FaultKind::SlowPath { a, b, .. } | FaultKind::LossyPath { a, b, .. } => {
+                vec![a.clone(), b.clone()]
+            }
+        }
+    }
+}
+
+pub const FAULT_KINDS: &[&str] = &[
+    "partition",
+    "cluster_down",
+    "api_server_down",
+    "gateway_down",
+    "controller_crash",
+    "pod_kill",
+    "dns_failure",
+    "clock_skew",
+    "compact",
+    "cert_expiry",
+    "rotate_certs",
+    "trust_anchor",
+    "slow_path",
+    "lossy_path",
+];
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultSpec {
+    pub at: SimDuration,
+    /// `None`: the fault is never healed.
+    pub duration: Option<SimDuration>,
+    pub kind: FaultKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum ActionKind {
+    Scale { workload: String, replicas: u32 },
+    Export { service: String },
+    Unexport { service: String },
+    DeleteService { service: String },
+    DeleteLink { link: String },
+    CreateNamespace { name: String },
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ActionSpec {
+    pub at: SimDuration,
+    pub cluster: String,
+    pub namespace: String,
+    pub kind: ActionKind,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CheckSpec {
+    pub converged_within: SimDuration,
+    /// `None`: the failure-domain check is off.
+    pub failure_domain_tolerance: Option<Ratio>,
+    pub headless_dns: bool,
+    pub identity: bool,
+    pub safety: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Expectation {
+    pub pass: bool,
+    pub failing: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct FuzzSpec {
+    /// Fault kinds the swarm may draw; `None` = the default set.
+    pub faults: Option<Vec<String>>,
+    pub delay_perturbation_max: Option<SimDuration>,
+}

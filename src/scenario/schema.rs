@@ -1,0 +1,488 @@
+//! The raw scenario schema as written in TOML. Every table rejects unknown keys; names and
+//! references keep their source span (`Spanned`) so validation errors can point at them.
+//! These types never leave `scenario/`: [`super::load`] converts them into [`super::model`].
+
+use super::values::{Dur, Probability, Rate, SignedDur};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use toml::Spanned;
+
+pub type Name = Spanned<String>;
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct File {
+    pub sim: Sim,
+    #[serde(default)]
+    pub linkerd: Option<Linkerd>,
+    #[serde(default, rename = "cluster")]
+    pub clusters: Vec<Spanned<Cluster>>,
+    #[serde(default, rename = "network")]
+    pub networks: Vec<Spanned<Network>>,
+    #[serde(default, rename = "path")]
+    pub paths: Vec<Spanned<Path>>,
+    #[serde(default, rename = "flat_network")]
+    pub flat_networks: Vec<Spanned<FlatNetwork>>,
+    #[serde(default, rename = "link")]
+    pub links: Vec<Spanned<Link>>,
+    #[serde(default, rename = "namespace")]
+    pub namespaces: Vec<Spanned<Namespace>>,
+    #[serde(default, rename = "service")]
+    pub services: Vec<Spanned<Service>>,
+    #[serde(default, rename = "statefulset")]
+    pub statefulsets: Vec<Spanned<StatefulSet>>,
+    #[serde(default, rename = "deployment")]
+    pub deployments: Vec<Spanned<Deployment>>,
+    #[serde(default, rename = "manifest")]
+    pub manifests: Vec<Spanned<Manifest>>,
+    #[serde(default, rename = "traffic")]
+    pub traffic: Vec<Spanned<Traffic>>,
+    #[serde(default, rename = "fault")]
+    pub faults: Vec<Spanned<Fault>>,
+    #[serde(default, rename = "action")]
+    pub actions: Vec<Spanned<Action>>,
+    #[serde(default)]
+    pub checks: Option<Checks>,
+    #[serde(default)]
+    pub expect: Option<Expect>,
+    #[serde(default)]
+    pub fuzz: Option<Fuzz>,
+    #[serde(default)]
+    pub testing: Option<Testing>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Sim {
+    pub name: String,
+    #[serde(default)]
+    pub seed: u64,
+    pub duration: Dur,
+    /// Quiet period after the last fault heals before liveness checks judge the world.
+    #[serde(default)]
+    pub quiet_period: Option<Dur>,
+    #[serde(default)]
+    pub events_max: Option<u64>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Linkerd {
+    /// Named fixes for quirks of the real Linkerd (default: behave as Linkerd really does).
+    #[serde(default)]
+    pub fixes: Vec<Name>,
+    #[serde(default)]
+    pub trust_domain: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    pub name: Name,
+    #[serde(default)]
+    pub domain: Option<String>,
+    /// The network node this cluster attaches to (default: its own).
+    #[serde(default)]
+    pub network: Option<Name>,
+    #[serde(default)]
+    pub trust_anchor: Option<String>,
+    #[serde(default)]
+    pub gateway: Option<bool>,
+    #[serde(default)]
+    pub gateway_replicas: Option<u32>,
+    #[serde(default)]
+    pub clock_skew: Option<SignedDur>,
+    #[serde(default)]
+    pub api: Option<Api>,
+    #[serde(default)]
+    pub in_cluster_latency: Option<Dur>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    /// Bounded watch history, in events (older resourceVersions get 410 Gone).
+    #[serde(default)]
+    pub watch_history: Option<u64>,
+    #[serde(default)]
+    pub watch_timeout: Option<Dur>,
+    /// Client-side QPS limit of remote API clients (client-go default 5, burst 10).
+    #[serde(default)]
+    pub client_qps: Option<u32>,
+    #[serde(default)]
+    pub client_burst: Option<u32>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Network {
+    pub name: Name,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Path {
+    /// Two endpoints: cluster or network names.
+    pub between: Spanned<Vec<Name>>,
+    pub latency: Dur,
+    #[serde(default)]
+    pub jitter: Option<Dur>,
+    #[serde(default)]
+    pub loss: Option<Probability>,
+    /// Bytes per second.
+    #[serde(default)]
+    pub bandwidth: Option<u64>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct FlatNetwork {
+    /// Clusters whose pod networks are routable to each other (pod-to-pod mode).
+    pub clusters: Vec<Name>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    /// Source cluster: where the service mirror runs.
+    pub from: Name,
+    /// Target cluster: watched and exported from.
+    pub to: Name,
+    /// Link name (`targetClusterName`); defaults to the target cluster's name.
+    #[serde(default)]
+    pub name: Option<Name>,
+    #[serde(default)]
+    pub headless: Option<bool>,
+    #[serde(default)]
+    pub namespace_creation: Option<bool>,
+    /// `false` makes a gateway-less link (remote-discovery and federated only).
+    #[serde(default)]
+    pub gateway: Option<bool>,
+    #[serde(default)]
+    pub requeue_limit: Option<u32>,
+    #[serde(default)]
+    pub selector: Option<Spanned<String>>,
+    #[serde(default)]
+    pub remote_discovery_selector: Option<Spanned<String>>,
+    #[serde(default)]
+    pub federated_selector: Option<Spanned<String>>,
+    #[serde(default)]
+    pub excluded_labels: Vec<String>,
+    #[serde(default)]
+    pub excluded_annotations: Vec<String>,
+    #[serde(default)]
+    pub probe: Option<Probe>,
+    /// Starts the link later (the Link resource is created at this time).
+    #[serde(default)]
+    pub at: Option<Dur>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Probe {
+    #[serde(default)]
+    pub path: Option<String>,
+    #[serde(default)]
+    pub period: Option<Dur>,
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+    #[serde(default)]
+    pub failure_threshold: Option<u32>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Namespace {
+    pub cluster: Name,
+    pub name: Name,
+}
+
+#[derive(Deserialize, Debug, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct Port {
+    #[serde(default)]
+    pub name: Option<String>,
+    pub port: u16,
+    #[serde(default)]
+    pub target_port: Option<u16>,
+    #[serde(default)]
+    pub protocol: Option<String>,
+}
+
+/// How a service is exported: `true` (gateway mode), `"remote-discovery"`, or `false`.
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum ExportField {
+    Flag(bool),
+    Mode(ExportMode),
+}
+
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExportMode {
+    Gateway,
+    RemoteDiscovery,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Service {
+    pub cluster: Name,
+    #[serde(default)]
+    pub namespace: Option<Name>,
+    pub name: Name,
+    pub ports: Vec<Port>,
+    /// Pods of a backing Deployment named like the service (0: no pods).
+    #[serde(default)]
+    pub replicas: Option<u32>,
+    #[serde(default)]
+    pub headless: Option<bool>,
+    #[serde(default)]
+    pub exported: Option<ExportField>,
+    #[serde(default)]
+    pub federated: Option<bool>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    #[serde(default)]
+    pub service_account: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct StatefulSet {
+    pub cluster: Name,
+    #[serde(default)]
+    pub namespace: Option<Name>,
+    pub name: Name,
+    /// The governing headless Service (created by mcsim); defaults to the StatefulSet's name.
+    #[serde(default)]
+    pub service: Option<Name>,
+    pub replicas: u32,
+    #[serde(default)]
+    pub ports: Option<Vec<Port>>,
+    #[serde(default)]
+    pub exported: Option<ExportField>,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub service_account: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Deployment {
+    pub cluster: Name,
+    #[serde(default)]
+    pub namespace: Option<Name>,
+    pub name: Name,
+    pub replicas: u32,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub service_account: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    pub cluster: Name,
+    /// Path relative to the scenario file.
+    pub path: Spanned<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Traffic {
+    /// Source cluster of the client workload.
+    pub from: Name,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    #[serde(default)]
+    pub service_account: Option<String>,
+    /// `host:port`, e.g. `web-east.default.svc.cluster.local:80`.
+    pub to: Spanned<String>,
+    pub rate: Rate,
+    #[serde(default)]
+    pub start: Option<Dur>,
+    #[serde(default)]
+    pub stop: Option<Dur>,
+    #[serde(default)]
+    pub timeout: Option<Dur>,
+}
+
+/// A scheduled fault. Exactly one kind key must be present.
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    pub at: Dur,
+    #[serde(default, rename = "for")]
+    pub duration: Option<Dur>,
+    // -- kinds --
+    #[serde(default)]
+    pub partition: Option<Spanned<Vec<Vec<Name>>>>,
+    #[serde(default)]
+    pub cluster_down: Option<Name>,
+    #[serde(default)]
+    pub api_server_down: Option<Name>,
+    #[serde(default)]
+    pub gateway_down: Option<Name>,
+    #[serde(default)]
+    pub controller_crash: Option<ControllerRef>,
+    #[serde(default)]
+    pub pod_kill: Option<PodRef>,
+    #[serde(default)]
+    pub dns_failure: Option<Name>,
+    #[serde(default)]
+    pub clock_skew: Option<ClockSkew>,
+    #[serde(default)]
+    pub compact: Option<Name>,
+    #[serde(default)]
+    pub cert_expiry: Option<Name>,
+    #[serde(default)]
+    pub rotate_certs: Option<Name>,
+    #[serde(default)]
+    pub trust_anchor: Option<AnchorChange>,
+    #[serde(default)]
+    pub slow_path: Option<SlowPath>,
+    #[serde(default)]
+    pub lossy_path: Option<LossyPath>,
+    // -- modifiers --
+    /// For `partition`: only traffic from the first group to the others is cut.
+    #[serde(default)]
+    pub one_way: Option<bool>,
+    /// For `partition`: `"drop"` (silently, detected by timeouts) or `"reject"` (fails fast).
+    #[serde(default)]
+    pub mode: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ControllerRef {
+    pub cluster: Name,
+    pub link: Name,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct PodRef {
+    pub cluster: Name,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    pub pod: String,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct ClockSkew {
+    pub cluster: Name,
+    pub by: SignedDur,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct AnchorChange {
+    pub cluster: Name,
+    pub anchor: String,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct SlowPath {
+    pub between: Vec<Name>,
+    pub latency: Dur,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct LossyPath {
+    pub between: Vec<Name>,
+    #[serde(default)]
+    pub loss: Option<Probability>,
+    #[serde(default)]
+    pub duplicate: Option<Probability>,
+    #[serde(default)]
+    pub reorder: Option<Probability>,
+}
+
+/// A scripted change to the workload at a point in time (not a fault: nothing heals it).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Action {
+    pub at: Dur,
+    pub cluster: Name,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    // -- kinds --
+    #[serde(default)]
+    pub scale: Option<Scale>,
+    #[serde(default)]
+    pub export: Option<String>,
+    #[serde(default)]
+    pub unexport: Option<String>,
+    #[serde(default)]
+    pub delete_service: Option<String>,
+    #[serde(default)]
+    pub delete_link: Option<String>,
+    #[serde(default)]
+    pub create_namespace: Option<String>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Scale {
+    /// A StatefulSet or Deployment name.
+    pub workload: String,
+    pub replicas: u32,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Checks {
+    #[serde(default)]
+    pub converged_within: Option<Dur>,
+    #[serde(default)]
+    pub failure_domains: Option<FailureDomains>,
+    #[serde(default)]
+    pub headless_dns: Option<bool>,
+    #[serde(default)]
+    pub identity: Option<bool>,
+    #[serde(default)]
+    pub safety: Option<bool>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct FailureDomains {
+    pub tolerance: Probability,
+}
+
+/// What the scenario is expected to show (asserted by the scenario-library test).
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// `"pass"` or `"fail"`.
+    pub verdict: Spanned<String>,
+    /// Names of checks expected to fail (when the verdict is `"fail"`).
+    #[serde(default)]
+    pub failing: Vec<Name>,
+}
+
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Fuzz {
+    /// Fault kinds the swarm may draw (default: all that keep the scenario's promise).
+    #[serde(default)]
+    pub faults: Option<Vec<Name>>,
+    #[serde(default)]
+    pub delay_perturbation_max: Option<Dur>,
+}
+
+/// Deliberate breakages, used only by tests that prove a check can fail.
+#[derive(Deserialize, Debug, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Testing {
+    #[serde(default)]
+    pub breakages: Vec<Name>,
+}
