@@ -1,4 +1,6 @@
 //! mcsim: a deterministic discrete-event simulator and test harness for Linkerd-style
 //! multi-cluster Kubernetes communication. See `ARCHITECTURE.md` for the module map.
 
+pub mod identity;
+pub mod net;
 pub mod sim;

@@ -1,0 +1,1 @@
+//! The network model (placeholder while the topology is written).
