@@ -3,6 +3,8 @@
 
 pub mod check;
 pub mod cli;
+pub mod identity;
+pub mod net;
 pub mod quirks;
 pub mod report;
 pub mod run;
