@@ -27,6 +27,8 @@ pub enum Command {
     Run(RunArgs),
     /// Validate a scenario without running it.
     Check { scenario: PathBuf },
+    /// Print the scenario's network topology as Graphviz DOT.
+    Graph { scenario: PathBuf },
 }
 
 #[derive(clap::Args, Debug)]
@@ -55,7 +57,7 @@ fn parse_duration(s: &str) -> Result<SimDuration, String> {
     SimDuration::parse(s)
 }
 
-const SUBCOMMANDS: &[&str] = &["run", "check", "help"];
+const SUBCOMMANDS: &[&str] = &["run", "check", "graph", "help"];
 
 /// Inserts `run` when the first argument is a scenario path rather than a subcommand.
 pub fn normalize_args(mut args: Vec<String>) -> Vec<String> {
@@ -95,6 +97,19 @@ pub fn main_with_args(args: Vec<String>) -> ExitCode {
             }
             Err(code) => code,
         },
+        Command::Graph { scenario } => match load(&scenario) {
+            Ok(s) => match crate::world::network::build(&s) {
+                Ok(built) => {
+                    print!("{}", built.topology.to_dot());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("{}: {e}", scenario.display());
+                    ExitCode::from(2)
+                }
+            },
+            Err(code) => code,
+        },
     }
 }
 
@@ -118,7 +133,13 @@ fn cmd_run(args: RunArgs) -> ExitCode {
     };
     #[allow(clippy::disallowed_types, clippy::disallowed_methods)] // wall clock: reporting only
     let started = std::time::Instant::now();
-    let result = run::run(scenario, &options);
+    let result = match run::run(scenario, &options) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{}: {e}", args.scenario.display());
+            return ExitCode::from(2);
+        }
+    };
     let wall = started.elapsed();
     if let Some(path) = &args.trace
         && let Err(e) = write_trace(path, &result)

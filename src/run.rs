@@ -35,7 +35,9 @@ pub struct RunResult {
     pub decisions: Tape,
 }
 
-pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> RunResult {
+/// Runs `scenario`. Fails only when the scenario describes a world that cannot be built (a
+/// user error reported like a scenario diagnostic).
+pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, String> {
     let seed = options.seed.unwrap_or(scenario.seed);
     let mut config = KernelConfig::new(seed);
     config.record_trace = options.record_trace;
@@ -49,7 +51,7 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> RunResult {
     if let Some(tape) = &options.tape {
         kernel.set_schedule(Schedule::from_tape(seed, schedule_config, tape.clone()));
     }
-    let mut world = World::build(scenario.clone(), &mut kernel);
+    let mut world = World::build(scenario.clone(), &mut kernel)?;
     let mut checker = Checker::new(if options.no_checks {
         Vec::new()
     } else {
@@ -115,10 +117,10 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> RunResult {
         convergence: Vec::new(),
         traffic: Vec::new(),
     };
-    RunResult {
+    Ok(RunResult {
         report,
         trace: kernel.trace().records().map(<[TraceRecord]>::to_vec),
         component_names: kernel.component_names().to_vec(),
         decisions: kernel.schedule().recorded(),
-    }
+    })
 }

@@ -6,13 +6,20 @@
 //! Does not own: time, ordering or randomness (the kernel's), or verdicts (the checks').
 
 pub mod msg;
+pub mod network;
 pub mod observe;
+pub mod transport;
 
+
+use crate::net::fault::FaultId;
+use crate::net::topology::{NodeId, Topology};
 use crate::scenario::{FaultKind, Scenario};
 use crate::sim::{ComponentId, Ctx, Kernel, SimDuration, SimTime};
-pub use msg::{FaultMsg, Msg};
+pub use msg::{FaultMsg, Msg, NetMsg, Payload};
 pub use observe::Observation;
+use std::collections::BTreeMap;
 use std::sync::Arc;
+use transport::{ConnEvent, NetEnv, Transport, TransportConfig};
 
 /// A component's state machine.
 pub enum Node {
@@ -35,6 +42,15 @@ pub struct World {
     pub scenario: Arc<Scenario>,
     nodes: Vec<Node>,
     down: Vec<bool>,
+    /// Cluster (topology node) each component runs in.
+    placement: Vec<NodeId>,
+    pub topology: Topology,
+    pub net_nodes: BTreeMap<String, NodeId>,
+    /// Topology node of each scenario cluster, in scenario order.
+    pub cluster_nodes: Vec<NodeId>,
+    pub transport: Transport,
+    /// Topology overlays of each active scenario fault.
+    active_overlays: BTreeMap<usize, Vec<FaultId>>,
     pub fault_injector: ComponentId,
     pub fired_faults: Vec<FiredFault>,
     /// Observations since the run loop last drained them (checks read them, nothing else does).
@@ -42,11 +58,22 @@ pub struct World {
 }
 
 impl World {
-    /// Builds every component of the scenario and schedules its scripted events.
-    pub fn build(scenario: Arc<Scenario>, kernel: &mut Kernel<Msg>) -> World {
+    /// Builds every component of the scenario and schedules its scripted events. Fails (with a
+    /// message for the user) when the scenario describes a network that cannot be built.
+    pub fn build(scenario: Arc<Scenario>, kernel: &mut Kernel<Msg>) -> Result<World, String> {
+        let built = network::build(&scenario)?;
+        // Every fault's overlays must apply to this topology: try them on a scratch copy.
+        let mut scratch = built.topology.clone();
+        for f in &scenario.faults {
+            for overlay in network::overlays(&f.kind, &built.nodes) {
+                scratch.add_fault(overlay).map_err(|e| format!("fault {}: {e}", describe_fault(&f.kind)))?;
+            }
+        }
         let mut nodes = Vec::new();
+        let mut placement = Vec::new();
         let fault_injector = kernel.add_component("faults");
         nodes.push(Node::FaultInjector);
+        placement.push(built.clusters[0]);
         for (i, f) in scenario.faults.iter().enumerate() {
             kernel.inject(
                 fault_injector,
@@ -62,14 +89,20 @@ impl World {
             }
         }
         let down = vec![false; nodes.len()];
-        World {
+        Ok(World {
             scenario,
             nodes,
             down,
+            placement,
+            topology: built.topology,
+            net_nodes: built.nodes,
+            cluster_nodes: built.clusters,
+            transport: Transport::new(TransportConfig::default()),
+            active_overlays: BTreeMap::new(),
             fault_injector,
             fired_faults: Vec::new(),
             observations: Vec::new(),
-        }
+        })
     }
 
     pub fn node(&self, id: ComponentId) -> &Node {
@@ -98,6 +131,19 @@ impl World {
                     healed_at: None,
                 };
                 self.fired_faults.push(fired);
+                let overlays = network::overlays(&spec.kind, &self.net_nodes);
+                let mut ids = Vec::new();
+                for o in overlays {
+                    // Validated when the world was built; failing here is an mcsim bug.
+                    match self.topology.add_fault(o) {
+                        Ok(id) => ids.push(id),
+                        Err(e) => panic!("fault #{i} no longer applies to the topology: {e}"),
+                    }
+                }
+                if !ids.is_empty() {
+                    self.active_overlays.insert(i, ids);
+                    self.paths_changed(ctx);
+                }
                 self.observe(now, Observation::FaultInjected { index: i });
             }
             FaultMsg::Heal(i) => {
@@ -108,7 +154,30 @@ impl World {
                 {
                     f.healed_at = Some(now);
                 }
+                if let Some(ids) = self.active_overlays.remove(&i) {
+                    for id in ids {
+                        self.topology.remove_fault(id);
+                    }
+                    self.paths_changed(ctx);
+                }
                 self.observe(now, Observation::FaultHealed { index: i });
+            }
+        }
+    }
+}
+
+impl World {
+    fn paths_changed(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let mut env = NetEnv { ctx, topology: &self.topology, placement: &self.placement, down: &self.down };
+        self.transport.on_paths_changed(&mut env);
+    }
+
+    /// Hands a connection event to the component it is for.
+    fn conn_event(&mut self, _ctx: &mut Ctx<'_, Msg>, to: ComponentId, event: ConnEvent) {
+        match &mut self.nodes[to.index()] {
+            Node::FaultInjector => {
+                // The fault injector never opens connections.
+                let _ = event;
             }
         }
     }
@@ -116,11 +185,21 @@ impl World {
 
 impl crate::sim::World<Msg> for World {
     fn deliver(&mut self, ctx: &mut Ctx<'_, Msg>, to: ComponentId, msg: Msg) {
-        if self.down[to.index()] {
-            return;
-        }
         match msg {
             Msg::Fault(f) => self.on_fault(ctx, f),
+            Msg::Net(net) => {
+                // Transport bookkeeping happens even for a down component (a SYN to a dead
+                // process is refused); only the resulting event is withheld from it.
+                let event = {
+                    let mut env = NetEnv { ctx, topology: &self.topology, placement: &self.placement, down: &self.down };
+                    self.transport.on_net(&mut env, to, net)
+                };
+                if let Some(event) = event
+                    && !self.down[to.index()]
+                {
+                    self.conn_event(ctx, to, event);
+                }
+            }
         }
     }
 }

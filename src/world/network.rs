@@ -1,0 +1,109 @@
+//! Builds the network [`Topology`] from a scenario and translates the scenario's network
+//! faults into topology overlays.
+//!
+//! Default: a scenario without any `[[path]]` gets an implicit `internet` network node with every
+//! cluster attached at 10 ms ± 2 ms, so small scenarios need not spell out a topology. A cluster
+//! with `network = "x"` is attached to network `x` by a 1 ms path.
+
+use crate::net::fault::{BlockMode, Degradation, Direction, Fault};
+use crate::net::topology::{ClusterSpec, NetworkKind, NodeId, PathSpec, Topology};
+use crate::scenario::{FaultKind, PartitionMode, Scenario};
+use crate::sim::SimDuration;
+use std::collections::BTreeMap;
+
+pub struct BuiltNetwork {
+    pub topology: Topology,
+    pub nodes: BTreeMap<String, NodeId>,
+    /// Cluster nodes in scenario order.
+    pub clusters: Vec<NodeId>,
+}
+
+fn kind_of(name: &str) -> NetworkKind {
+    if name.contains("internet") {
+        NetworkKind::Internet
+    } else if name.contains("prem") {
+        NetworkKind::OnPrem
+    } else {
+        NetworkKind::Vpc
+    }
+}
+
+pub fn build(scenario: &Scenario) -> Result<BuiltNetwork, String> {
+    let mut topology = Topology::default();
+    let mut nodes = BTreeMap::new();
+    let mut clusters = Vec::new();
+    for c in &scenario.clusters {
+        let mut spec = ClusterSpec::named(&c.name);
+        spec.local_latency = c.in_cluster_latency;
+        let id = topology.add_cluster(spec).map_err(|e| e.to_string())?;
+        nodes.insert(c.name.clone(), id);
+        clusters.push(id);
+    }
+    for n in &scenario.networks {
+        let id = topology.add_network(n, kind_of(n)).map_err(|e| e.to_string())?;
+        nodes.insert(n.clone(), id);
+    }
+    for c in &scenario.clusters {
+        if let Some(n) = &c.network {
+            topology
+                .set_path(nodes[&c.name], nodes[n], PathSpec::latency(SimDuration::from_millis(1)))
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    if scenario.paths.is_empty() {
+        let internet = topology.add_network("internet", NetworkKind::Internet).map_err(|e| e.to_string())?;
+        nodes.insert("internet".into(), internet);
+        for &c in &clusters {
+            let spec = PathSpec { jitter: SimDuration::from_millis(2), ..PathSpec::latency(SimDuration::from_millis(10)) };
+            topology.set_path(c, internet, spec).map_err(|e| e.to_string())?;
+        }
+    }
+    for p in &scenario.paths {
+        let spec = PathSpec { latency: p.latency, jitter: p.jitter, loss: p.loss, bandwidth_bytes_per_sec: p.bandwidth };
+        topology.set_path(nodes[&p.a], nodes[&p.b], spec).map_err(|e| e.to_string())?;
+    }
+    for group in &scenario.flat_networks {
+        let ids: Vec<NodeId> = group.iter().map(|c| nodes[c]).collect();
+        topology.declare_flat(&ids).map_err(|e| e.to_string())?;
+    }
+    Ok(BuiltNetwork { topology, nodes, clusters })
+}
+
+/// The topology overlays a scenario fault adds (empty for faults that act on components).
+pub fn overlays(kind: &FaultKind, nodes: &BTreeMap<String, NodeId>) -> Vec<Fault> {
+    let ids = |names: &[String]| -> Vec<NodeId> { names.iter().filter_map(|n| nodes.get(n).copied()).collect() };
+    match kind {
+        FaultKind::Partition { groups, one_way, mode } => {
+            let mode = match mode {
+                PartitionMode::Drop => BlockMode::Drop,
+                PartitionMode::Reject => BlockMode::Reject,
+            };
+            let mut out = Vec::new();
+            for i in 0..groups.len() {
+                for j in (i + 1)..groups.len() {
+                    if *one_way && i != 0 {
+                        continue;
+                    }
+                    let (a, b) = (ids(&groups[i]), ids(&groups[j]));
+                    out.push(if *one_way { Fault::partition_one_way(&a, &b, mode) } else { Fault::partition(&a, &b, mode) });
+                }
+            }
+            out
+        }
+        FaultKind::ClusterDown(c) => nodes.get(c).map(|&n| vec![Fault::Down(n)]).unwrap_or_default(),
+        FaultKind::SlowPath { a, b, latency } => match (nodes.get(a), nodes.get(b)) {
+            (Some(&a), Some(&b)) => vec![Fault::slow(a, b, *latency)],
+            _ => Vec::new(),
+        },
+        FaultKind::LossyPath { a, b, loss, duplicate, reorder } => match (nodes.get(a), nodes.get(b)) {
+            (Some(&a), Some(&b)) => vec![Fault::Degrade {
+                a,
+                b,
+                direction: Direction::Both,
+                degradation: Degradation { loss: *loss, duplicate: *duplicate, reorder: *reorder, ..Degradation::default() },
+            }],
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
