@@ -638,3 +638,36 @@ fn dot_output_parses_back_and_styles_faults() {
     assert_eq!(dot, w.t.to_dot(), "rendering is deterministic");
     assert!(parse_dot("graph topology {\n  \"a\" -- \"b\";\n}\n").is_err());
 }
+
+#[test]
+fn unknown_ids_are_errors_not_panics() {
+    let mut w = world();
+    let ghost = NodeId(999);
+    assert_eq!(w.t.path_state(ghost, w.west), PathState::NoRoute);
+    assert_eq!(w.t.path_state(w.west, ghost), PathState::NoRoute);
+    assert!(w.t.route(ghost, ghost).is_empty());
+    assert_eq!(w.t.name(ghost), "?");
+    assert!(!w.t.remove_path(ghost, NodeId(1000)));
+    assert_eq!(
+        w.t.set_path(w.west, ghost, PathSpec::default()),
+        Err(TopologyError::UnknownNode(ghost))
+    );
+    assert_eq!(
+        w.t.set_path(w.west, w.west, PathSpec::default()),
+        Err(TopologyError::SelfLoop(w.west))
+    );
+    assert_eq!(
+        w.t.add_fault(Fault::Down(ghost)),
+        Err(TopologyError::UnknownNode(ghost))
+    );
+    assert_eq!(
+        w.t.declare_flat(&[ghost]),
+        Err(TopologyError::NotACluster(ghost))
+    );
+    let east_gw = w.t.cluster(w.east).unwrap().addresses.gateway;
+    assert_eq!(
+        w.t.reach(ghost, east_gw),
+        Reach::Unroutable(Unroutable::NoRoute)
+    );
+    assert!(w.t.remove_fault(mcsim::net::FaultId(77)).is_none());
+}
