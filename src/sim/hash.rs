@@ -29,9 +29,7 @@ pub struct StableHasher {
 
 impl Default for StableHasher {
     fn default() -> Self {
-        StableHasher {
-            state: 0x243f_6a88_85a3_08d3,
-        }
+        StableHasher { state: 0x243f_6a88_85a3_08d3 }
     }
 }
 
@@ -56,10 +54,7 @@ impl Hasher for StableHasher {
         if !rest.is_empty() {
             let mut w = [0u8; 8];
             w[..rest.len()].copy_from_slice(rest);
-            self.state = mix(
-                self.state,
-                u64::from_le_bytes(w) ^ ((rest.len() as u64) << 56),
-            );
+            self.state = mix(self.state, u64::from_le_bytes(w) ^ ((rest.len() as u64) << 56));
         }
     }
     fn write_u8(&mut self, i: u8) {

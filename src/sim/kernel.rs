@@ -73,11 +73,7 @@ pub struct Core<M> {
 impl<M> Core<M> {
     #[inline]
     fn push(&mut self, to: ComponentId, at: SimTime, msg: M) {
-        assert!(
-            at >= self.now,
-            "event for {to:?} scheduled in the past: {at:?} < {:?}",
-            self.now
-        );
+        assert!(at >= self.now, "event for {to:?} scheduled in the past: {at:?} < {:?}", self.now);
         assert!(
             self.queue.len() < self.queue_max,
             "event queue exceeded its limit of {} pending events",
@@ -86,13 +82,7 @@ impl<M> Core<M> {
         let rank = self.schedule.rank(to.0, self.delivered);
         let seq = self.next_seq;
         self.next_seq += 1;
-        self.queue.push(Entry {
-            at,
-            rank,
-            seq,
-            to,
-            msg,
-        });
+        self.queue.push(Entry { at, rank, seq, to, msg });
     }
 }
 
@@ -185,12 +175,7 @@ pub struct KernelConfig {
 
 impl KernelConfig {
     pub fn new(seed: u64) -> Self {
-        KernelConfig {
-            seed,
-            schedule: ScheduleConfig::default(),
-            record_trace: false,
-            queue_max: 10_000_000,
-        }
+        KernelConfig { seed, schedule: ScheduleConfig::default(), record_trace: false, queue_max: 10_000_000 }
     }
 }
 
@@ -222,10 +207,7 @@ impl<M: Message> Kernel<M> {
 
     /// Replaces the schedule (e.g. with one replaying a recorded tape). Only before the run starts.
     pub fn set_schedule(&mut self, schedule: Schedule) {
-        assert_eq!(
-            self.core.delivered, 0,
-            "the schedule can only be replaced before the first event"
-        );
+        assert_eq!(self.core.delivered, 0, "the schedule can only be replaced before the first event");
         self.core.schedule = schedule;
     }
 
@@ -239,10 +221,7 @@ impl<M: Message> Kernel<M> {
 
     /// Schedules `msg` for `to` at `at` from outside any component (world setup, scripted faults).
     pub fn inject(&mut self, to: ComponentId, at: SimTime, msg: M) {
-        assert!(
-            to.index() < self.names.len(),
-            "inject to unknown component {to:?}"
-        );
+        assert!(to.index() < self.names.len(), "inject to unknown component {to:?}");
         self.core.push(to, at.max(self.core.now), msg);
     }
 
@@ -282,38 +261,19 @@ impl<M: Message> Kernel<M> {
     #[inline]
     pub fn step<W: World<M>>(&mut self, world: &mut W) -> Option<Step> {
         let entry = self.core.queue.pop()?;
-        assert!(
-            entry.at >= self.core.now,
-            "time went backwards: {:?} < {:?}",
-            entry.at,
-            self.core.now
-        );
+        assert!(entry.at >= self.core.now, "time went backwards: {:?} < {:?}", entry.at, self.core.now);
         self.core.now = entry.at;
         self.core.delivered += 1;
-        self.trace
-            .on_deliver(entry.seq, entry.at, entry.to, &entry.msg);
-        let step = Step {
-            seq: entry.seq,
-            at: entry.at,
-            to: entry.to,
-        };
-        let mut ctx = Ctx {
-            core: &mut self.core,
-            rng: &mut self.rngs[entry.to.index()],
-            me: entry.to,
-        };
+        self.trace.on_deliver(entry.seq, entry.at, entry.to, &entry.msg);
+        let step = Step { seq: entry.seq, at: entry.at, to: entry.to };
+        let mut ctx = Ctx { core: &mut self.core, rng: &mut self.rngs[entry.to.index()], me: entry.to };
         world.deliver(&mut ctx, entry.to, entry.msg);
         Some(step)
     }
 
     /// Runs every event due at or before `until`, then sets the clock to `until`. Stops early
     /// when the queue empties or after `events_max` deliveries.
-    pub fn run_until<W: World<M>>(
-        &mut self,
-        world: &mut W,
-        until: SimTime,
-        events_max: u64,
-    ) -> RunOutcome {
+    pub fn run_until<W: World<M>>(&mut self, world: &mut W, until: SimTime, events_max: u64) -> RunOutcome {
         let budget_end = self.core.delivered.saturating_add(events_max);
         loop {
             match self.core.queue.peek() {
@@ -376,16 +336,10 @@ mod tests {
         let mut k = Kernel::new(config);
         let a = k.add_component("a");
         let b = k.add_component("b");
-        let mut w = Pair {
-            log: vec![],
-            other: [b, a],
-        };
+        let mut w = Pair { log: vec![], other: [b, a] };
         k.inject(a, SimTime::ZERO, Ping(0));
         k.inject(b, SimTime::ZERO, Ping(0));
-        assert_eq!(
-            k.run_until(&mut w, SimTime(u64::MAX), u64::MAX),
-            RunOutcome::Quiescent
-        );
+        assert_eq!(k.run_until(&mut w, SimTime(u64::MAX), u64::MAX), RunOutcome::Quiescent);
         (k.trace().hash(), w.log)
     }
 
@@ -393,10 +347,7 @@ mod tests {
     fn same_seed_same_trace() {
         for seed in 0..20 {
             assert_eq!(run(seed, Exploration::Fifo), run(seed, Exploration::Fifo));
-            assert_eq!(
-                run(seed, Exploration::Random),
-                run(seed, Exploration::Random)
-            );
+            assert_eq!(run(seed, Exploration::Random), run(seed, Exploration::Random));
         }
         assert_ne!(run(1, Exploration::Fifo).0, run(2, Exploration::Fifo).0);
     }
@@ -412,14 +363,9 @@ mod tests {
 
     #[test]
     fn random_exploration_reorders_same_instant_events() {
-        let firsts: std::collections::BTreeSet<ComponentId> = (0..32)
-            .map(|seed| run(seed, Exploration::Random).1[0].1)
-            .collect();
-        assert_eq!(
-            firsts.len(),
-            2,
-            "some seed should deliver b's injection first"
-        );
+        let firsts: std::collections::BTreeSet<ComponentId> =
+            (0..32).map(|seed| run(seed, Exploration::Random).1[0].1).collect();
+        assert_eq!(firsts.len(), 2, "some seed should deliver b's injection first");
     }
 
     #[test]
@@ -427,15 +373,9 @@ mod tests {
         let mut k = Kernel::new(KernelConfig::new(1));
         let a = k.add_component("a");
         let b = k.add_component("b");
-        let mut w = Pair {
-            log: vec![],
-            other: [b, a],
-        };
+        let mut w = Pair { log: vec![], other: [b, a] };
         k.inject(a, SimTime::ZERO, Ping(0));
-        assert_eq!(
-            k.run_until(&mut w, SimTime::MAX, 10),
-            RunOutcome::EventLimit
-        );
+        assert_eq!(k.run_until(&mut w, SimTime::MAX, 10), RunOutcome::EventLimit);
         assert_eq!(k.delivered(), 10);
     }
 }

@@ -35,20 +35,13 @@ impl Ratio {
     }
     /// Parts per million, the unit scenario probabilities are converted to.
     pub const fn ppm(ppm: u64) -> Ratio {
-        Ratio {
-            num: ppm,
-            den: 1_000_000,
-        }
+        Ratio { num: ppm, den: 1_000_000 }
     }
     pub fn is_zero(self) -> bool {
         self.num == 0
     }
     pub fn as_f64(self) -> f64 {
-        if self.den == 0 {
-            0.0
-        } else {
-            self.num as f64 / self.den as f64
-        }
+        if self.den == 0 { 0.0 } else { self.num as f64 / self.den as f64 }
     }
 }
 
@@ -145,10 +138,7 @@ mod tests {
         assert_eq!(xs, ys);
         assert_ne!(xs, zs);
         // Pinned values: if this changes, every recorded trace hash changes too.
-        assert_eq!(
-            Prng::stream(1, "x").next_u64(),
-            Prng::stream(1, "x").next_u64()
-        );
+        assert_eq!(Prng::stream(1, "x").next_u64(), Prng::stream(1, "x").next_u64());
     }
 
     #[test]

@@ -133,9 +133,7 @@ impl Schedule {
 
     /// The perturbation decisions drawn so far (only when `record` is set).
     pub fn recorded(&self) -> Tape {
-        Tape {
-            entries: self.recorded.clone(),
-        }
+        Tape { entries: self.recorded.clone() }
     }
 
     pub fn decisions_made(&self) -> u64 {
@@ -204,11 +202,7 @@ impl Schedule {
                 }
                 let v = self.decide();
                 // Half the draws leave the message alone, so orderings stay realistic.
-                if v & 1 == 0 {
-                    SimDuration::ZERO
-                } else {
-                    SimDuration((v >> 1) % (bound + 1))
-                }
+                if v & 1 == 0 { SimDuration::ZERO } else { SimDuration((v >> 1) % (bound + 1)) }
             }
         }
     }
@@ -242,11 +236,7 @@ mod tests {
 
     #[test]
     fn tape_replays_recorded_decisions() {
-        let config = ScheduleConfig {
-            exploration: Exploration::Random,
-            record: true,
-            ..Default::default()
-        };
+        let config = ScheduleConfig { exploration: Exploration::Random, record: true, ..Default::default() };
         let mut s = Schedule::new(9, config.clone());
         let a: Vec<u64> = (0..50).map(|i| s.rank(i, 0)).collect();
         let tape = s.recorded();
@@ -257,10 +247,7 @@ mod tests {
 
     #[test]
     fn empty_tape_means_fifo() {
-        let config = ScheduleConfig {
-            exploration: Exploration::Random,
-            ..Default::default()
-        };
+        let config = ScheduleConfig { exploration: Exploration::Random, ..Default::default() };
         let mut s = Schedule::from_tape(9, config, Tape::default());
         assert!((0..50).all(|i| s.rank(i, 0) == 0 && s.perturb_delay() == SimDuration::ZERO));
     }

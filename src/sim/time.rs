@@ -74,14 +74,10 @@ impl SimDuration {
     pub fn parse(text: &str) -> Result<SimDuration, String> {
         let s = text.trim();
         if s.is_empty() {
-            return Err(
-                "expected a duration such as \"30s\" or \"5m\", found an empty string".into(),
-            );
+            return Err("expected a duration such as \"30s\" or \"5m\", found an empty string".into());
         }
         if s.starts_with('-') {
-            return Err(format!(
-                "expected a non-negative duration, found \"{text}\""
-            ));
+            return Err(format!("expected a non-negative duration, found \"{text}\""));
         }
         if s == "0" {
             return Ok(SimDuration::ZERO);
@@ -123,16 +119,12 @@ impl SimDuration {
                 None => (number, ""),
             };
             if frac_part.contains('.') || (int_part.is_empty() && frac_part.is_empty()) {
-                return Err(format!(
-                    "malformed number \"{number}\" in duration \"{text}\""
-                ));
+                return Err(format!("malformed number \"{number}\" in duration \"{text}\""));
             }
             let int_value: u128 = if int_part.is_empty() {
                 0
             } else {
-                int_part
-                    .parse()
-                    .map_err(|_| format!("number too large in duration \"{text}\""))?
+                int_part.parse().map_err(|_| format!("number too large in duration \"{text}\""))?
             };
             let mut nanos = int_value
                 .checked_mul(scale)
@@ -242,22 +234,12 @@ mod tests {
     fn parses_scenario_durations() {
         assert_eq!(SimDuration::parse("30s"), Ok(SimDuration::from_secs(30)));
         assert_eq!(SimDuration::parse("5m"), Ok(SimDuration::from_mins(5)));
-        assert_eq!(
-            SimDuration::parse("250ms"),
-            Ok(SimDuration::from_millis(250))
-        );
+        assert_eq!(SimDuration::parse("250ms"), Ok(SimDuration::from_millis(250)));
         assert_eq!(SimDuration::parse("2m30s"), Ok(SimDuration::from_secs(150)));
-        assert_eq!(
-            SimDuration::parse("1.5s"),
-            Ok(SimDuration::from_millis(1500))
-        );
+        assert_eq!(SimDuration::parse("1.5s"), Ok(SimDuration::from_millis(1500)));
         assert_eq!(SimDuration::parse("0"), Ok(SimDuration::ZERO));
         assert_eq!(SimDuration::parse("1h"), Ok(SimDuration::from_mins(60)));
-        assert!(
-            SimDuration::parse("-5s")
-                .unwrap_err()
-                .contains("non-negative")
-        );
+        assert!(SimDuration::parse("-5s").unwrap_err().contains("non-negative"));
         assert!(SimDuration::parse("5").is_err());
         assert!(SimDuration::parse("5 parsecs").is_err());
         assert!(SimDuration::parse("1.2.3s").is_err());
@@ -266,9 +248,7 @@ mod tests {
 
     #[test]
     fn display_round_trips() {
-        for text in [
-            "0s", "250ms", "30s", "1m30s", "2h", "1.500s", "5us", "7ns", "1m0.250s",
-        ] {
+        for text in ["0s", "250ms", "30s", "1m30s", "2h", "1.500s", "5us", "7ns", "1m0.250s"] {
             let d = SimDuration::parse(text).unwrap();
             assert_eq!(SimDuration::parse(&d.to_string()), Ok(d), "{text} -> {d}");
         }

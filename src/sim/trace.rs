@@ -43,11 +43,7 @@ pub struct Trace {
 
 impl Trace {
     pub fn new(record: bool) -> Trace {
-        Trace {
-            hash: 0x6d63_7369_6d00_0001,
-            delivered: 0,
-            records: record.then(Vec::new),
-        }
+        Trace { hash: 0x6d63_7369_6d00_0001, delivered: 0, records: record.then(Vec::new) }
     }
 
     #[inline]
@@ -61,14 +57,7 @@ impl Trace {
         self.hash = hash::mix(h, digest);
         self.delivered += 1;
         if let Some(records) = &mut self.records {
-            records.push(TraceRecord {
-                seq,
-                at: at.0,
-                component: to.0,
-                kind,
-                digest,
-                details: msg.details(),
-            });
+            records.push(TraceRecord { seq, at: at.0, component: to.0, kind, digest, details: msg.details() });
         }
     }
 
