@@ -247,6 +247,22 @@ fn one_way_partition_blocks_one_direction_only() {
     assert!(w.t.path_state(w.north, w.east).is_up());
     assert!(w.t.remove_fault(id).is_some());
     assert!(w.t.path_state(w.west, w.east).is_up());
+    // The liveness phase heals everything at once.
+    let base = snapshot(&w.t);
+    w.t.add_fault(Fault::partition_one_way(
+        &[w.east],
+        &[w.west],
+        BlockMode::Reject,
+    ))
+    .unwrap();
+    w.t.add_fault(Fault::Down(w.vpc)).unwrap();
+    assert_eq!(
+        w.t.path_state(w.east, w.west),
+        PathState::Blocked(BlockMode::Reject)
+    );
+    assert!(w.t.path_state(w.west, w.east).is_up());
+    w.t.clear_faults();
+    assert_eq!(snapshot(&w.t), base);
 }
 
 #[test]
