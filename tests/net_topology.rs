@@ -636,6 +636,16 @@ fn dot_output_parses_back_and_styles_faults() {
     ))
     .unwrap();
     w.t.add_fault(Fault::Down(w.north)).unwrap();
+    w.t.add_fault(Fault::Degrade {
+        a: w.vpc,
+        b: w.west,
+        direction: Direction::AtoB,
+        degradation: Degradation {
+            extra_latency: ms(3),
+            ..Degradation::default()
+        },
+    })
+    .unwrap();
     let dot = w.t.to_dot();
     let (_, edges) = parse_dot(&dot).unwrap();
     let partition: Vec<_> = edges
@@ -651,6 +661,12 @@ fn dot_output_parses_back_and_styles_faults() {
         .unwrap();
     assert_eq!(direct.2["color"], "red");
     assert!(dot.contains("DOWN"), "{dot}");
+    let west_vpc = edges
+        .iter()
+        .find(|(a, b, _)| a == "west" && b == "vpc")
+        .unwrap();
+    assert_eq!(west_vpc.2["label"], "10ms ±1ms loss 1/10 degraded #3");
+    assert_eq!(west_vpc.2["color"], "orange");
     assert_eq!(dot, w.t.to_dot(), "rendering is deterministic");
     assert!(parse_dot("graph topology {\n  \"a\" -- \"b\";\n}\n").is_err());
 }
