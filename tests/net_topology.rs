@@ -247,6 +247,22 @@ fn one_way_partition_blocks_one_direction_only() {
     assert!(w.t.path_state(w.north, w.east).is_up());
     assert!(w.t.remove_fault(id).is_some());
     assert!(w.t.path_state(w.west, w.east).is_up());
+    // The liveness phase heals everything at once.
+    let base = snapshot(&w.t);
+    w.t.add_fault(Fault::partition_one_way(
+        &[w.east],
+        &[w.west],
+        BlockMode::Reject,
+    ))
+    .unwrap();
+    w.t.add_fault(Fault::Down(w.vpc)).unwrap();
+    assert_eq!(
+        w.t.path_state(w.east, w.west),
+        PathState::Blocked(BlockMode::Reject)
+    );
+    assert!(w.t.path_state(w.west, w.east).is_up());
+    w.t.clear_faults();
+    assert_eq!(snapshot(&w.t), base);
 }
 
 #[test]
@@ -620,6 +636,16 @@ fn dot_output_parses_back_and_styles_faults() {
     ))
     .unwrap();
     w.t.add_fault(Fault::Down(w.north)).unwrap();
+    w.t.add_fault(Fault::Degrade {
+        a: w.vpc,
+        b: w.west,
+        direction: Direction::AtoB,
+        degradation: Degradation {
+            extra_latency: ms(3),
+            ..Degradation::default()
+        },
+    })
+    .unwrap();
     let dot = w.t.to_dot();
     let (_, edges) = parse_dot(&dot).unwrap();
     let partition: Vec<_> = edges
@@ -635,6 +661,45 @@ fn dot_output_parses_back_and_styles_faults() {
         .unwrap();
     assert_eq!(direct.2["color"], "red");
     assert!(dot.contains("DOWN"), "{dot}");
+    let west_vpc = edges
+        .iter()
+        .find(|(a, b, _)| a == "west" && b == "vpc")
+        .unwrap();
+    assert_eq!(west_vpc.2["label"], "10ms ±1ms loss 1/10 degraded #3");
+    assert_eq!(west_vpc.2["color"], "orange");
     assert_eq!(dot, w.t.to_dot(), "rendering is deterministic");
     assert!(parse_dot("graph topology {\n  \"a\" -- \"b\";\n}\n").is_err());
+}
+
+#[test]
+fn unknown_ids_are_errors_not_panics() {
+    let mut w = world();
+    let ghost = NodeId(999);
+    assert_eq!(w.t.path_state(ghost, w.west), PathState::NoRoute);
+    assert_eq!(w.t.path_state(w.west, ghost), PathState::NoRoute);
+    assert!(w.t.route(ghost, ghost).is_empty());
+    assert_eq!(w.t.name(ghost), "?");
+    assert!(!w.t.remove_path(ghost, NodeId(1000)));
+    assert_eq!(
+        w.t.set_path(w.west, ghost, PathSpec::default()),
+        Err(TopologyError::UnknownNode(ghost))
+    );
+    assert_eq!(
+        w.t.set_path(w.west, w.west, PathSpec::default()),
+        Err(TopologyError::SelfLoop(w.west))
+    );
+    assert_eq!(
+        w.t.add_fault(Fault::Down(ghost)),
+        Err(TopologyError::UnknownNode(ghost))
+    );
+    assert_eq!(
+        w.t.declare_flat(&[ghost]),
+        Err(TopologyError::NotACluster(ghost))
+    );
+    let east_gw = w.t.cluster(w.east).unwrap().addresses.gateway;
+    assert_eq!(
+        w.t.reach(ghost, east_gw),
+        Reach::Unroutable(Unroutable::NoRoute)
+    );
+    assert!(w.t.remove_fault(mcsim::net::FaultId(77)).is_none());
 }

@@ -360,6 +360,11 @@ impl ClientHandshake {
         &self.state
     }
 
+    /// When this handshake started (its deadline is `started + timeout`).
+    pub fn started(&self) -> SimTime {
+        self.started
+    }
+
     /// When the caller must call [`Self::handle_timeout`]; `None` once finished.
     pub fn deadline(&self) -> Option<SimTime> {
         match self.state {
@@ -452,7 +457,14 @@ impl ClientHandshake {
                 ClientState::Established { peer_identity },
                 Flight::ClientHello(_) | Flight::ServerFlight(_) | Flight::ClientFinished(_),
             ) => (ClientState::Established { peer_identity }, None),
-            (ClientState::Failed(e), _) => (ClientState::Failed(e), None),
+            // A failed handshake stays failed, whatever arrives.
+            (
+                ClientState::Failed(e),
+                Flight::ClientHello(_)
+                | Flight::ServerFlight(_)
+                | Flight::ClientFinished(_)
+                | Flight::Alert(_),
+            ) => (ClientState::Failed(e), None),
         };
         self.state = next;
         send
@@ -532,7 +544,8 @@ impl ServerState {
     }
 }
 
-/// The server side of one accepted connection.
+/// The server side of one accepted connection. The server has one identity and presents it
+/// whatever `server_name` the client asked for; the client is the one that checks the name.
 #[derive(Clone, Debug)]
 pub struct ServerHandshake {
     config: Arc<ServerConfig>,
@@ -552,6 +565,11 @@ impl ServerHandshake {
 
     pub fn state(&self) -> &ServerState {
         &self.state
+    }
+
+    /// When the connection was accepted (its deadline is `started + timeout`).
+    pub fn started(&self) -> SimTime {
+        self.started
     }
 
     /// When the caller must call [`Self::handle_timeout`]; `None` once finished.
@@ -676,7 +694,13 @@ impl ServerHandshake {
                 ServerState::Established { peer_identity },
                 Flight::ClientHello(_) | Flight::ServerFlight(_) | Flight::ClientFinished(_),
             ) => (ServerState::Established { peer_identity }, None),
-            (ServerState::Failed(e), _) => (ServerState::Failed(e), None),
+            (
+                ServerState::Failed(e),
+                Flight::ClientHello(_)
+                | Flight::ServerFlight(_)
+                | Flight::ClientFinished(_)
+                | Flight::Alert(_),
+            ) => (ServerState::Failed(e), None),
         };
         self.state = next;
         send

@@ -84,11 +84,15 @@ impl Topology {
             self.faults()
                 .any(|(_, f)| matches!(f, Fault::Partition(p) if p.cuts(u, v)))
         };
-        let degraded = |u: NodeId, v: NodeId| {
-            self.faults().any(|(_, f)| {
-                matches!(f, Fault::Degrade { a, b, direction, .. }
-                    if (*a == u && *b == v) || (*direction == Direction::Both && *a == v && *b == u))
-            })
+        // Ids of the degradations on the directed link u -> v.
+        let degraded = |u: NodeId, v: NodeId| -> Vec<u64> {
+            self.faults()
+                .filter(|(_, f)| {
+                    matches!(f, Fault::Degrade { a, b, direction, .. }
+                        if (*a == u && *b == v) || (*direction == Direction::Both && *a == v && *b == u))
+                })
+                .map(|(id, _)| id.0)
+                .collect()
         };
         for (u, v, spec) in self.edges() {
             let reverse = self.path(v, u);
@@ -97,13 +101,24 @@ impl Topology {
             if symmetric && u > v {
                 continue;
             }
-            let mut attrs = format!("label={}", quote(&path_label(spec)));
+            let mut ids = degraded(u, v);
+            if symmetric {
+                ids.extend(degraded(v, u));
+                ids.sort_unstable();
+                ids.dedup();
+            }
+            let mut label = path_label(spec);
+            if !ids.is_empty() {
+                let list: Vec<String> = ids.iter().map(|id| format!("#{id}")).collect();
+                let _ = write!(label, " degraded {}", list.join(","));
+            }
+            let mut attrs = format!("label={}", quote(&label));
             if !symmetric {
                 attrs.push_str(", dir=forward");
             }
             if cut(u, v) || (symmetric && cut(v, u)) {
                 attrs.push_str(", color=red");
-            } else if degraded(u, v) {
+            } else if !ids.is_empty() {
                 attrs.push_str(", color=orange");
             }
             let _ = writeln!(
