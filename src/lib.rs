@@ -2,3 +2,4 @@
 //! multi-cluster Kubernetes communication. See `ARCHITECTURE.md` for the module map.
 
 pub mod sim;
+pub mod k8s;
