@@ -13,10 +13,12 @@
 
 pub mod api;
 pub mod apiserver;
+pub mod informer;
 pub mod objects;
 pub mod selector;
 pub mod store;
 pub mod validation;
+pub mod workqueue;
 
 pub use api::{
     DeleteOptions, Propagation, Request, Response, Status, StatusReason, WatchEvent, WatchId,
