@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod apiserver;
+pub mod controllers;
 pub mod informer;
 pub mod objects;
 pub mod selector;
