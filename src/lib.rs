@@ -4,6 +4,7 @@
 pub mod check;
 pub mod cli;
 pub mod identity;
+pub mod k8s;
 pub mod net;
 pub mod quirks;
 pub mod report;
