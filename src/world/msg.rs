@@ -5,6 +5,8 @@
 
 use crate::sim::hash::{StableHasher, digest};
 use crate::sim::trace::Message;
+use super::apiclient::ClientTimer;
+use super::frames::ApiFrame;
 use super::transport::{CloseReason, ConnId, Side};
 use crate::identity::Flight;
 use std::hash::{Hash, Hasher};
@@ -37,26 +39,50 @@ pub enum NetMsg {
 /// What travels on a connection.
 #[derive(Clone, Debug)]
 pub enum Payload {
+    Api(ApiFrame),
     Tls(Flight),
 }
 
 impl Payload {
     pub fn kind(&self) -> &'static str {
         match self {
+            Payload::Api(f) => f.kind(),
             Payload::Tls(f) => f.kind(),
         }
     }
     fn digest_into(&self, h: &mut StableHasher) {
         match self {
+            Payload::Api(f) => f.digest_into(h),
             Payload::Tls(f) => h.write_u64(f.digest()),
         }
     }
+    fn details(&self) -> serde_json::Value {
+        match self {
+            Payload::Api(f) => f.details(),
+            Payload::Tls(f) => serde_json::json!(f.kind()),
+        }
+    }
+}
+
+/// Component timers. Each is delivered to the component that armed it; a timer that is stale
+/// when it fires (re-armed or cancelled since) is ignored by its owner.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// The API server closes watches past their server-side timeout.
+    ApiServerExpiry,
+    /// A timer of the API client in `slot` of the receiving component.
+    Client { slot: u8, timer: ClientTimer },
+    /// The controller manager runs its dirty keys.
+    ControllerTick,
+    /// The kubelet's next pass.
+    KubeletTick,
 }
 
 #[derive(Clone, Debug)]
 pub enum Msg {
     Fault(FaultMsg),
     Net(NetMsg),
+    Timer(Timer),
 }
 
 impl Message for Msg {
@@ -73,6 +99,12 @@ impl Message for Msg {
                 NetMsg::Fin { .. } => "tcp-fin",
                 NetMsg::Closed { .. } => "tcp-closed",
                 NetMsg::KeepaliveCheck { .. } => "tcp-keepalive-check",
+            },
+            Msg::Timer(t) => match t {
+                Timer::ApiServerExpiry => "timer-watch-expiry",
+                Timer::Client { .. } => "timer-api-client",
+                Timer::ControllerTick => "timer-controllers",
+                Timer::KubeletTick => "timer-kubelet",
             },
         }
     }
@@ -101,6 +133,7 @@ impl Message for Msg {
                     generation.hash(&mut h);
                 }
             },
+            Msg::Timer(t) => t.hash(&mut h),
         }
         h.finish()
     }
@@ -112,7 +145,7 @@ impl Message for Msg {
             }
             Msg::Net(n) => match n {
                 NetMsg::Data { conn, payload, .. } => {
-                    serde_json::json!({ "conn": conn.0, "payload": payload.kind() })
+                    serde_json::json!({ "conn": conn.0, "payload": payload.details() })
                 }
                 NetMsg::Closed { conn, reason } => {
                     serde_json::json!({ "conn": conn.0, "reason": format!("{reason:?}") })
@@ -124,6 +157,7 @@ impl Message for Msg {
                 | NetMsg::Fin { conn }
                 | NetMsg::KeepaliveCheck { conn, .. } => serde_json::json!({ "conn": conn.0 }),
             },
+            Msg::Timer(t) => serde_json::json!(format!("{t:?}")),
         }
     }
 }

@@ -1,0 +1,71 @@
+//! What a component can reach while it handles one event: the kernel context (time, its RNG,
+//! sending), the transport, read-only topology and placement, the API servers of the clusters
+//! (for *direct* same-cluster writes, see [`Env::api_call`]) and the observation log.
+
+use super::apiserver_node::ApiServerNode;
+use super::msg::Msg;
+use super::observe::Observation;
+use super::transport::{ConnId, NetEnv, Side, Transport};
+use super::Payload;
+use crate::k8s::{Request, Response, Status, StatusReason};
+use crate::net::topology::{NodeId, Topology};
+use crate::sim::{ComponentId, Ctx, SimTime};
+
+pub struct Env<'a, 'b> {
+    pub ctx: &'a mut Ctx<'b, Msg>,
+    pub transport: &'a mut Transport,
+    pub topology: &'a Topology,
+    pub placement: &'a [NodeId],
+    pub down: &'a [bool],
+    /// API server state per cluster (index = scenario cluster order).
+    pub apis: &'a mut [ApiServerNode],
+    /// API server component per cluster.
+    pub api_ids: &'a [ComponentId],
+    pub obs: &'a mut Vec<(SimTime, Observation)>,
+    /// Scenario cluster index of the component handling the event.
+    pub cluster: usize,
+}
+
+impl Env<'_, '_> {
+    pub fn now(&self) -> SimTime {
+        self.ctx.now()
+    }
+    pub fn me(&self) -> ComponentId {
+        self.ctx.me()
+    }
+    pub fn observe(&mut self, obs: Observation) {
+        let now = self.ctx.now();
+        self.obs.push((now, obs));
+    }
+
+    fn net(&mut self) -> (NetEnv<'_, '_>, &mut Transport) {
+        (NetEnv { ctx: self.ctx, topology: self.topology, placement: self.placement, down: self.down }, self.transport)
+    }
+
+    pub fn connect(&mut self, server: ComponentId) -> ConnId {
+        let me = self.ctx.me();
+        let (mut net, transport) = self.net();
+        transport.connect(&mut net, me, server)
+    }
+    pub fn send(&mut self, conn: ConnId, from: Side, payload: Payload) {
+        let (mut net, transport) = self.net();
+        transport.send(&mut net, conn, from, payload);
+    }
+    pub fn close(&mut self, conn: ConnId, by: Side) {
+        let (mut net, transport) = self.net();
+        transport.close(&mut net, conn, by);
+    }
+
+    /// A write (or read) by an in-cluster component straight to its own cluster's API server,
+    /// as a controller's client in the same cluster does over a sub-millisecond hop. Fails like
+    /// a refused connection when the API server is down.
+    pub fn api_call(&mut self, req: Request) -> Result<Response, Status> {
+        let cluster = self.cluster;
+        if self.down[self.api_ids[cluster].index()] || self.topology.is_down(self.placement[self.api_ids[cluster].index()]) {
+            return Err(Status::new(503, StatusReason::ServiceUnavailable, "connection refused: the API server is down"));
+        }
+        let Env { ctx, transport, topology, placement, down, apis, .. } = self;
+        let mut net = NetEnv { ctx, topology, placement, down };
+        apis[cluster].call_direct(&mut net, transport, req)
+    }
+}
