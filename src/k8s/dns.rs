@@ -40,6 +40,7 @@ impl Default for DnsConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub enum QueryType {
     A,
+    #[serde(rename = "SRV")]
     Srv,
 }
 
@@ -322,7 +323,10 @@ impl Dns {
                 target: self.fqdn(&[svc_name, ns]),
             }]);
         }
-        let records: Vec<DnsRecord> = Self::ready_endpoints(view, svc)
+        let eps = Self::ready_endpoints(view, svc);
+        // CoreDNS spreads a weight of 100 over the records of one priority.
+        let weight = u16::try_from(100 / eps.len().max(1)).unwrap_or(100);
+        let records: Vec<DnsRecord> = eps
             .into_iter()
             .filter_map(|e| {
                 let p = e
@@ -332,7 +336,7 @@ impl Dns {
                 Some(DnsRecord::Srv {
                     name: name.clone(),
                     priority: 0,
-                    weight: 100,
+                    weight,
                     port: u16::try_from(p.2).unwrap_or(0),
                     target: self.fqdn(&[&e.label, svc_name, ns]),
                 })

@@ -192,10 +192,10 @@ impl TestCluster {
         for pass in passes {
             for req in pass(self, now) {
                 let what = req.describe();
-                if let Err(e) = self.api.handle(now, &mut self.rng, req) {
-                    if self.controller_errors.len() < 10_000 {
-                        self.controller_errors.push((what, e));
-                    }
+                if let Err(e) = self.api.handle(now, &mut self.rng, req)
+                    && self.controller_errors.len() < 10_000
+                {
+                    self.controller_errors.push((what, e));
                 }
             }
         }
