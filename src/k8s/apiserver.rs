@@ -1075,6 +1075,9 @@ impl ObjectView for ApiServer {
     fn list(&self, kind: Kind, namespace: Option<&str>) -> Vec<&Arc<Object>> {
         self.store.list(kind, namespace)
     }
+    fn list_prefix(&self, kind: Kind, namespace: &str, prefix: &str) -> Vec<&Arc<Object>> {
+        self.store.list_prefix(kind, namespace, prefix)
+    }
 }
 
 /// The event a change produces on one watch, honouring selector transitions (entering the

@@ -625,6 +625,9 @@ impl ObjectView for Informer {
     fn list(&self, kind: Kind, namespace: Option<&str>) -> Vec<&Arc<Object>> {
         self.cache.list(kind, namespace)
     }
+    fn list_prefix(&self, kind: Kind, namespace: &str, prefix: &str) -> Vec<&Arc<Object>> {
+        self.cache.list_prefix(kind, namespace, prefix)
+    }
 }
 
 #[cfg(test)]

@@ -14,10 +14,13 @@
 pub mod api;
 pub mod apiserver;
 pub mod controllers;
+pub mod dns;
 pub mod informer;
+pub mod manifest;
 pub mod objects;
 pub mod selector;
 pub mod store;
+pub mod testing;
 pub mod validation;
 pub mod workqueue;
 
@@ -26,6 +29,9 @@ pub use api::{
     WatchRequest,
 };
 pub use apiserver::{ApiServer, ApiServerConfig};
+pub use dns::{Dns, DnsConfig, DnsRecord, DnsResponse, QueryType};
+pub use informer::{Delta, Informer, InformerConfig, InformerEffect, InformerInput};
 pub use objects::{Kind, Object, ObjectKey, ObjectMeta};
 pub use selector::LabelSelector;
 pub use store::{MultiView, ObjectView, Store};
+pub use workqueue::WorkQueue;

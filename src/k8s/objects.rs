@@ -227,10 +227,7 @@ impl Kind {
 
     /// Whether the server maintains `metadata.generation` (bumped on spec changes).
     pub fn has_generation(self) -> bool {
-        matches!(
-            self,
-            Kind::Pod | Kind::StatefulSet | Kind::Deployment | Kind::Link
-        )
+        matches!(self, Kind::StatefulSet | Kind::Deployment | Kind::Link)
     }
 
     /// Looks a kind up by its `kind` string, requiring the matching `apiVersion` when given.

@@ -20,6 +20,15 @@ pub trait ObjectView {
     fn get_by(&self, kind: Kind, namespace: &str, name: &str) -> Option<&Arc<Object>> {
         self.get(&ObjectKey::new(kind, namespace, name))
     }
+
+    /// Objects of `kind` in `namespace` whose name starts with `prefix` (an index lookup in a
+    /// [`Store`]).
+    fn list_prefix(&self, kind: Kind, namespace: &str, prefix: &str) -> Vec<&Arc<Object>> {
+        self.list(kind, Some(namespace))
+            .into_iter()
+            .filter(|o| o.name().starts_with(prefix))
+            .collect()
+    }
 }
 
 /// Objects ordered by key.
@@ -88,6 +97,19 @@ impl ObjectView for Store {
     fn list(&self, kind: Kind, namespace: Option<&str>) -> Vec<&Arc<Object>> {
         self.range(kind, namespace).collect()
     }
+    fn list_prefix(&self, kind: Kind, namespace: &str, prefix: &str) -> Vec<&Arc<Object>> {
+        let ns = if kind.namespaced() { namespace } else { "" };
+        let start = ObjectKey {
+            kind,
+            namespace: ns.to_string(),
+            name: prefix.to_string(),
+        };
+        self.map
+            .range((Bound::Included(start), Bound::Unbounded))
+            .take_while(|(k, _)| k.kind == kind && k.namespace == ns && k.name.starts_with(prefix))
+            .map(|(_, v)| v)
+            .collect()
+    }
 }
 
 /// Several views (typically one informer cache per kind) read as one. A lookup asks each view
@@ -120,6 +142,16 @@ impl ObjectView for MultiView<'_> {
             out.sort_by_key(|o| o.key());
             out.dedup_by_key(|o| o.key());
         }
+        out
+    }
+    fn list_prefix(&self, kind: Kind, namespace: &str, prefix: &str) -> Vec<&Arc<Object>> {
+        let mut out: Vec<&Arc<Object>> = self
+            .views
+            .iter()
+            .flat_map(|v| v.list_prefix(kind, namespace, prefix))
+            .collect();
+        out.sort_by_key(|o| o.key());
+        out.dedup_by_key(|o| o.key());
         out
     }
 }
