@@ -45,6 +45,9 @@ pub struct RunArgs {
     pub trace: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Write every cluster's objects at the end of the run to DIR/<cluster>.yaml and .json.
+    #[arg(long, value_name = "DIR")]
+    pub dump: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -86,13 +89,13 @@ pub fn main_with_args(args: Vec<String>) -> ExitCode {
         Command::Run(args) => cmd_run(args),
         Command::Check { scenario } => match load(&scenario) {
             Ok(s) => {
-                println!(
-                    "{}: ok ({} clusters, {} links, {} faults)",
+                out(&format!(
+                    "{}: ok ({} clusters, {} links, {} faults)\n",
                     scenario.display(),
                     s.clusters.len(),
                     s.links.len(),
                     s.faults.len()
-                );
+                ));
                 ExitCode::SUCCESS
             }
             Err(code) => code,
@@ -100,7 +103,7 @@ pub fn main_with_args(args: Vec<String>) -> ExitCode {
         Command::Graph { scenario } => match load(&scenario) {
             Ok(s) => match crate::world::network::build(&s) {
                 Ok(built) => {
-                    print!("{}", built.topology.to_dot());
+                    out(&built.topology.to_dot());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -129,6 +132,7 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         seed: args.seed,
         until: args.until,
         record_trace: args.trace.is_some(),
+        dump: args.dump.is_some(),
         ..RunOptions::default()
     };
     #[allow(clippy::disallowed_types, clippy::disallowed_methods)] // wall clock: reporting only
@@ -147,6 +151,12 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         eprintln!("{}: cannot write the trace: {e}", path.display());
         return ExitCode::from(2);
     }
+    if let Some(dir) = &args.dump
+        && let Err(e) = write_dumps(dir, &result)
+    {
+        eprintln!("{}: cannot write the dump: {e}", dir.display());
+        return ExitCode::from(2);
+    }
     print_report(&result.report, args.format, Some(wall));
     if result.report.passed() {
         ExitCode::SUCCESS
@@ -155,16 +165,33 @@ fn cmd_run(args: RunArgs) -> ExitCode {
     }
 }
 
+fn write_dumps(dir: &Path, result: &run::RunResult) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for d in &result.dumps {
+        std::fs::write(dir.join(format!("{}.yaml", d.cluster)), &d.yaml)?;
+        std::fs::write(dir.join(format!("{}.json", d.cluster)), &d.json)?;
+    }
+    Ok(())
+}
+
+/// Writes to stdout, ignoring a closed pipe (`mcsim ... | head` must not panic).
+fn out(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+}
+
 fn print_report(report: &Report, format: Format, wall: Option<std::time::Duration>) {
     match format {
         Format::Text => {
-            print!("{}", report::text::render(report));
+            let mut text = report::text::render(report);
             if let Some(w) = wall {
-                println!("wall time: {:.3}s", w.as_secs_f64());
+                text.push_str(&format!("wall time: {:.3}s\n", w.as_secs_f64()));
             }
+            out(&text);
         }
         Format::Json => match serde_json::to_string_pretty(report) {
-            Ok(json) => println!("{json}"),
+            Ok(json) => out(&format!("{json}\n")),
             Err(e) => eprintln!("cannot render the report as JSON: {e}"),
         },
     }

@@ -26,6 +26,15 @@ pub struct RunOptions {
     pub record_decisions: bool,
     /// Run the checks (off only to prove checks do not change the trace).
     pub no_checks: bool,
+    /// Keep every cluster's objects at the end of the run (for `--dump`).
+    pub dump: bool,
+}
+
+/// The objects of one cluster at the end of a run, as Kubernetes YAML and JSON lists.
+pub struct ClusterDump {
+    pub cluster: String,
+    pub yaml: String,
+    pub json: String,
 }
 
 pub struct RunResult {
@@ -33,6 +42,7 @@ pub struct RunResult {
     pub trace: Option<Vec<TraceRecord>>,
     pub component_names: Vec<String>,
     pub decisions: Tape,
+    pub dumps: Vec<ClusterDump>,
 }
 
 /// Runs `scenario`. Fails only when the scenario describes a world that cannot be built (a
@@ -117,7 +127,22 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
         convergence: Vec::new(),
         traffic: Vec::new(),
     };
+    let dumps = if options.dump {
+        world
+            .apis
+            .iter()
+            .zip(&scenario.clusters)
+            .map(|(api, c)| ClusterDump {
+                cluster: c.name.clone(),
+                yaml: crate::k8s::manifest::dump_yaml(api.server.objects()),
+                json: crate::k8s::manifest::dump_json(api.server.objects()),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(RunResult {
+        dumps,
         report,
         trace: kernel.trace().records().map(<[TraceRecord]>::to_vec),
         component_names: kernel.component_names().to_vec(),

@@ -20,7 +20,10 @@ use std::collections::{BTreeMap, VecDeque};
 /// Timers of an API client, delivered back through the owner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ClientTimer {
-    Informer { index: u16, timer: InformerTimer },
+    Informer {
+        index: u16,
+        timer: InformerTimer,
+    },
     /// A token is available for the next queued frame.
     Limiter,
 }
@@ -45,8 +48,14 @@ impl std::hash::Hash for ClientTimer {
 /// What the client hands its owner.
 #[derive(Clone, Debug)]
 pub enum ClientOutput {
-    Delta { informer: usize, delta: Delta },
-    Response { tag: u64, result: Result<Response, Status> },
+    Delta {
+        informer: usize,
+        delta: Delta,
+    },
+    Response {
+        tag: u64,
+        result: Result<Response, Status>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,10 +66,24 @@ enum Inflight {
 }
 
 enum Outgoing {
-    List { informer: usize, list: u64, request: Request },
-    Watch { informer: usize, watch: u64, request: WatchRequest },
-    Request { tag: u64, request: Request },
-    Cancel { informer: usize, watch: u64 },
+    List {
+        informer: usize,
+        list: u64,
+        request: Request,
+    },
+    Watch {
+        informer: usize,
+        watch: u64,
+        request: WatchRequest,
+    },
+    Request {
+        tag: u64,
+        request: Request,
+    },
+    Cancel {
+        informer: usize,
+        watch: u64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -82,13 +105,21 @@ struct TokenBucket {
 impl TokenBucket {
     fn new(qps: u32, burst: u32) -> TokenBucket {
         let burst = u64::from(burst.max(1));
-        TokenBucket { qps: u64::from(qps.max(1)), burst, tokens_ns: burst * 1_000_000_000, last: SimTime::ZERO }
+        TokenBucket {
+            qps: u64::from(qps.max(1)),
+            burst,
+            tokens_ns: burst * 1_000_000_000,
+            last: SimTime::ZERO,
+        }
     }
     fn refill(&mut self, now: SimTime) {
         let elapsed = now.saturating_since(self.last).0;
         self.last = now;
         let cap = self.burst * 1_000_000_000;
-        self.tokens_ns = self.tokens_ns.saturating_add(elapsed.saturating_mul(self.qps)).min(cap);
+        self.tokens_ns = self
+            .tokens_ns
+            .saturating_add(elapsed.saturating_mul(self.qps))
+            .min(cap);
     }
     /// Takes a token, or says how long until one is available.
     fn take(&mut self, now: SimTime) -> Result<(), SimDuration> {
@@ -119,7 +150,13 @@ pub struct ApiClient {
 }
 
 impl ApiClient {
-    pub fn new(slot: u8, server: ComponentId, qps: u32, burst: u32, informers: Vec<Informer>) -> ApiClient {
+    pub fn new(
+        slot: u8,
+        server: ComponentId,
+        qps: u32,
+        burst: u32,
+        informers: Vec<Informer>,
+    ) -> ApiClient {
         ApiClient {
             slot,
             server,
@@ -184,23 +221,43 @@ impl ApiClient {
         self.pump(env, &mut Vec::new());
     }
 
-    fn feed(&mut self, env: &mut Env<'_, '_>, informer: usize, input: InformerInput, out: &mut Vec<ClientOutput>) {
+    fn feed(
+        &mut self,
+        env: &mut Env<'_, '_>,
+        informer: usize,
+        input: InformerInput,
+        out: &mut Vec<ClientOutput>,
+    ) {
         let now = env.now();
         let effects = self.informers[informer].handle(now, env.ctx.rng(), input);
         for effect in effects {
             match effect {
                 InformerEffect::SendList(list) => {
                     let request = list.to_request();
-                    self.backlog.push_back(Outgoing::List { informer, list: list.id, request });
+                    self.backlog.push_back(Outgoing::List {
+                        informer,
+                        list: list.id,
+                        request,
+                    });
                 }
                 InformerEffect::OpenWatch { watch, request } => {
-                    self.backlog.push_back(Outgoing::Watch { informer, watch, request });
+                    self.backlog.push_back(Outgoing::Watch {
+                        informer,
+                        watch,
+                        request,
+                    });
                 }
                 InformerEffect::CancelWatch { watch } => {
                     self.backlog.push_back(Outgoing::Cancel { informer, watch });
                 }
                 InformerEffect::SetTimer { after, timer } => {
-                    let t = Timer::Client { slot: self.slot, timer: ClientTimer::Informer { index: informer as u16, timer } };
+                    let t = Timer::Client {
+                        slot: self.slot,
+                        timer: ClientTimer::Informer {
+                            index: informer as u16,
+                            timer,
+                        },
+                    };
                     env.ctx.timer(after, Msg::Timer(t));
                 }
                 InformerEffect::Deliver(delta) => out.push(ClientOutput::Delta { informer, delta }),
@@ -228,30 +285,58 @@ impl ApiClient {
                 if let Err(wait) = self.limiter.take(env.now()) {
                     if !self.limiter_armed {
                         self.limiter_armed = true;
-                        env.ctx.timer(wait, Msg::Timer(Timer::Client { slot: self.slot, timer: ClientTimer::Limiter }));
+                        env.ctx.timer(
+                            wait,
+                            Msg::Timer(Timer::Client {
+                                slot: self.slot,
+                                timer: ClientTimer::Limiter,
+                            }),
+                        );
                     }
                     return;
                 }
             }
-            let Some(next) = self.backlog.pop_front() else { break };
+            let Some(next) = self.backlog.pop_front() else {
+                break;
+            };
             let id = self.next_frame;
             self.next_frame += 1;
             let frame = match next {
-                Outgoing::List { informer, list, request } => {
+                Outgoing::List {
+                    informer,
+                    list,
+                    request,
+                } => {
                     self.inflight.insert(id, Inflight::List { informer, list });
-                    ApiFrame::Request { id, request: Box::new(request) }
+                    ApiFrame::Request {
+                        id,
+                        request: Box::new(request),
+                    }
                 }
-                Outgoing::Watch { informer, watch, request } => {
-                    self.inflight.insert(id, Inflight::Watch { informer, watch });
+                Outgoing::Watch {
+                    informer,
+                    watch,
+                    request,
+                } => {
+                    self.inflight
+                        .insert(id, Inflight::Watch { informer, watch });
                     self.watch_frames.insert((informer, watch), id);
-                    ApiFrame::Watch { id, request: Box::new(request) }
+                    ApiFrame::Watch {
+                        id,
+                        request: Box::new(request),
+                    }
                 }
                 Outgoing::Request { tag, request } => {
                     self.inflight.insert(id, Inflight::Request { tag });
-                    ApiFrame::Request { id, request: Box::new(request) }
+                    ApiFrame::Request {
+                        id,
+                        request: Box::new(request),
+                    }
                 }
                 Outgoing::Cancel { informer, watch } => {
-                    let Some(frame) = self.watch_frames.remove(&(informer, watch)) else { continue };
+                    let Some(frame) = self.watch_frames.remove(&(informer, watch)) else {
+                        continue;
+                    };
                     self.inflight.remove(&frame);
                     ApiFrame::Cancel { id: frame }
                 }
@@ -269,32 +354,62 @@ impl ApiClient {
         let backlog = std::mem::take(&mut self.backlog);
         for (_, what) in inflight {
             match what {
-                Inflight::List { informer, list } => {
-                    self.feed(env, informer, InformerInput::ListResult { list, result: Err(status.clone()) }, out)
+                Inflight::List { informer, list } => self.feed(
+                    env,
+                    informer,
+                    InformerInput::ListResult {
+                        list,
+                        result: Err(status.clone()),
+                    },
+                    out,
+                ),
+                Inflight::Watch { informer, watch } => {
+                    self.feed(env, informer, InformerInput::WatchClosed { watch }, out)
                 }
-                Inflight::Watch { informer, watch } => self.feed(env, informer, InformerInput::WatchClosed { watch }, out),
-                Inflight::Request { tag } => out.push(ClientOutput::Response { tag, result: Err(status.clone()) }),
+                Inflight::Request { tag } => out.push(ClientOutput::Response {
+                    tag,
+                    result: Err(status.clone()),
+                }),
             }
         }
         for what in backlog {
             match what {
-                Outgoing::List { informer, list, .. } => {
-                    self.feed(env, informer, InformerInput::ListResult { list, result: Err(status.clone()) }, out)
-                }
-                Outgoing::Watch { informer, watch, .. } => self.feed(
+                Outgoing::List { informer, list, .. } => self.feed(
                     env,
                     informer,
-                    InformerInput::WatchOpened { watch, result: Err(status.clone()) },
+                    InformerInput::ListResult {
+                        list,
+                        result: Err(status.clone()),
+                    },
                     out,
                 ),
-                Outgoing::Request { tag, .. } => out.push(ClientOutput::Response { tag, result: Err(status.clone()) }),
+                Outgoing::Watch {
+                    informer, watch, ..
+                } => self.feed(
+                    env,
+                    informer,
+                    InformerInput::WatchOpened {
+                        watch,
+                        result: Err(status.clone()),
+                    },
+                    out,
+                ),
+                Outgoing::Request { tag, .. } => out.push(ClientOutput::Response {
+                    tag,
+                    result: Err(status.clone()),
+                }),
                 Outgoing::Cancel { .. } => {}
             }
         }
     }
 
     /// Handles a connection event for this client's connection.
-    pub fn on_conn(&mut self, env: &mut Env<'_, '_>, event: ConnEvent, out: &mut Vec<ClientOutput>) {
+    pub fn on_conn(
+        &mut self,
+        env: &mut Env<'_, '_>,
+        event: ConnEvent,
+        out: &mut Vec<ClientOutput>,
+    ) {
         match event {
             ConnEvent::Connected { conn } => {
                 if self.connection == Connection::Connecting(conn) {
@@ -308,16 +423,27 @@ impl ApiClient {
                         ConnectError::Refused => "dial tcp: connection refused",
                         ConnectError::Timeout => "dial tcp: i/o timeout",
                     };
-                    self.fail_all(env, Status::new(503, StatusReason::ServiceUnavailable, message), out);
+                    self.fail_all(
+                        env,
+                        Status::new(503, StatusReason::ServiceUnavailable, message),
+                        out,
+                    );
                 }
             }
             ConnEvent::Closed { conn, reason } => {
                 if self.owns(conn) {
                     let message = format!("connection closed: {reason:?}");
-                    self.fail_all(env, Status::new(503, StatusReason::ServiceUnavailable, message), out);
+                    self.fail_all(
+                        env,
+                        Status::new(503, StatusReason::ServiceUnavailable, message),
+                        out,
+                    );
                 }
             }
-            ConnEvent::Data { conn, payload: Payload::Api(frame) } => {
+            ConnEvent::Data {
+                conn,
+                payload: Payload::Api(frame),
+            } => {
                 if self.owns(conn) {
                     self.on_frame(env, frame, out);
                 }
@@ -331,12 +457,27 @@ impl ApiClient {
             ApiFrame::Response { id, result } => match self.inflight.remove(&id) {
                 Some(Inflight::List { informer, list }) => {
                     let result = (*result).and_then(|r| match r {
-                        Response::List { items, resource_version } => Ok((items, resource_version)),
-                        other => Err(Status::new(500, StatusReason::InternalError, format!("unexpected response to a list: {other:?}"))),
+                        Response::List {
+                            items,
+                            resource_version,
+                        } => Ok((items, resource_version)),
+                        other => Err(Status::new(
+                            500,
+                            StatusReason::InternalError,
+                            format!("unexpected response to a list: {other:?}"),
+                        )),
                     });
-                    self.feed(env, informer, InformerInput::ListResult { list, result }, out);
+                    self.feed(
+                        env,
+                        informer,
+                        InformerInput::ListResult { list, result },
+                        out,
+                    );
                 }
-                Some(Inflight::Request { tag }) => out.push(ClientOutput::Response { tag, result: *result }),
+                Some(Inflight::Request { tag }) => out.push(ClientOutput::Response {
+                    tag,
+                    result: *result,
+                }),
                 Some(Inflight::Watch { .. }) | None => {}
             },
             ApiFrame::WatchOpened { id, result } => {
@@ -345,7 +486,15 @@ impl ApiClient {
                         self.inflight.remove(&id);
                         self.watch_frames.remove(&(informer, watch));
                     }
-                    self.feed(env, informer, InformerInput::WatchOpened { watch, result: *result }, out);
+                    self.feed(
+                        env,
+                        informer,
+                        InformerInput::WatchOpened {
+                            watch,
+                            result: *result,
+                        },
+                        out,
+                    );
                 }
             }
             ApiFrame::Event { id, event } => {
@@ -354,7 +503,12 @@ impl ApiClient {
                         self.inflight.remove(&id);
                         self.watch_frames.remove(&(informer, watch));
                     }
-                    self.feed(env, informer, InformerInput::WatchEvent { watch, event }, out);
+                    self.feed(
+                        env,
+                        informer,
+                        InformerInput::WatchEvent { watch, event },
+                        out,
+                    );
                 }
             }
             ApiFrame::WatchEnd { id } => {
@@ -367,7 +521,12 @@ impl ApiClient {
         }
     }
 
-    pub fn on_timer(&mut self, env: &mut Env<'_, '_>, timer: ClientTimer, out: &mut Vec<ClientOutput>) {
+    pub fn on_timer(
+        &mut self,
+        env: &mut Env<'_, '_>,
+        timer: ClientTimer,
+        out: &mut Vec<ClientOutput>,
+    ) {
         match timer {
             ClientTimer::Informer { index, timer } => {
                 if self.started && usize::from(index) < self.informers.len() {

@@ -37,7 +37,12 @@ impl ApiServerNode {
     }
 
     /// Serves one request and streams the watch events it caused.
-    pub fn call_direct(&mut self, net: &mut NetEnv<'_, '_>, transport: &mut Transport, req: Request) -> Result<Response, Status> {
+    pub fn call_direct(
+        &mut self,
+        net: &mut NetEnv<'_, '_>,
+        transport: &mut Transport,
+        req: Request,
+    ) -> Result<Response, Status> {
         let now = net.ctx.now();
         self.requests_served += 1;
         let result = self.server.handle(now, net.ctx.rng(), req);
@@ -48,9 +53,16 @@ impl ApiServerNode {
     /// Sends every pending watch event to its stream.
     pub fn flush(&mut self, net: &mut NetEnv<'_, '_>, transport: &mut Transport) {
         for (wid, event) in self.server.take_watch_events() {
-            let Some(&(conn, id)) = self.watches.get(&wid) else { continue };
+            let Some(&(conn, id)) = self.watches.get(&wid) else {
+                continue;
+            };
             let ends_stream = matches!(event, WatchEvent::Error(_));
-            transport.send(net, conn, Side::Server, Payload::Api(ApiFrame::Event { id, event }));
+            transport.send(
+                net,
+                conn,
+                Side::Server,
+                Payload::Api(ApiFrame::Event { id, event }),
+            );
             if ends_stream {
                 self.forget_watch(wid);
                 self.server.close_watch(wid);
@@ -79,9 +91,17 @@ impl ApiServerNode {
         }
     }
 
-    pub fn on_conn(&mut self, net: &mut NetEnv<'_, '_>, transport: &mut Transport, event: ConnEvent) {
+    pub fn on_conn(
+        &mut self,
+        net: &mut NetEnv<'_, '_>,
+        transport: &mut Transport,
+        event: ConnEvent,
+    ) {
         match event {
-            ConnEvent::Data { conn, payload: Payload::Api(frame) } => self.on_frame(net, transport, conn, frame),
+            ConnEvent::Data {
+                conn,
+                payload: Payload::Api(frame),
+            } => self.on_frame(net, transport, conn, frame),
             ConnEvent::Closed { conn, .. } => {
                 for wid in self.by_conn.remove(&conn).unwrap_or_default() {
                     self.watches.remove(&wid);
@@ -93,13 +113,27 @@ impl ApiServerNode {
         }
     }
 
-    fn on_frame(&mut self, net: &mut NetEnv<'_, '_>, transport: &mut Transport, conn: ConnId, frame: ApiFrame) {
+    fn on_frame(
+        &mut self,
+        net: &mut NetEnv<'_, '_>,
+        transport: &mut Transport,
+        conn: ConnId,
+        frame: ApiFrame,
+    ) {
         let now = net.ctx.now();
         match frame {
             ApiFrame::Request { id, request } => {
                 self.requests_served += 1;
                 let result = self.server.handle(now, net.ctx.rng(), *request);
-                transport.send(net, conn, Side::Server, Payload::Api(ApiFrame::Response { id, result: Box::new(result) }));
+                transport.send(
+                    net,
+                    conn,
+                    Side::Server,
+                    Payload::Api(ApiFrame::Response {
+                        id,
+                        result: Box::new(result),
+                    }),
+                );
                 self.flush(net, transport);
             }
             ApiFrame::Watch { id, request } => {
@@ -110,18 +144,33 @@ impl ApiServerNode {
                     self.watches.insert(wid, (conn, id));
                     self.by_conn.entry(conn).or_default().insert(wid);
                 }
-                transport.send(net, conn, Side::Server, Payload::Api(ApiFrame::WatchOpened { id, result: Box::new(result) }));
+                transport.send(
+                    net,
+                    conn,
+                    Side::Server,
+                    Payload::Api(ApiFrame::WatchOpened {
+                        id,
+                        result: Box::new(result),
+                    }),
+                );
                 self.arm_expiry(net);
             }
             ApiFrame::Cancel { id } => {
-                let found = self.watches.iter().find(|(_, (c, i))| *c == conn && *i == id).map(|(w, _)| *w);
+                let found = self
+                    .watches
+                    .iter()
+                    .find(|(_, (c, i))| *c == conn && *i == id)
+                    .map(|(w, _)| *w);
                 if let Some(wid) = found {
                     self.forget_watch(wid);
                     self.server.close_watch(wid);
                 }
             }
             // Server-to-client frames arriving here would be a protocol bug in mcsim.
-            ApiFrame::Response { .. } | ApiFrame::WatchOpened { .. } | ApiFrame::Event { .. } | ApiFrame::WatchEnd { .. } => {
+            ApiFrame::Response { .. }
+            | ApiFrame::WatchOpened { .. }
+            | ApiFrame::Event { .. }
+            | ApiFrame::WatchEnd { .. } => {
                 debug_assert!(false, "client frame sent to an API server");
             }
         }
@@ -133,7 +182,12 @@ impl ApiServerNode {
         self.expiry_armed = None;
         for wid in self.server.expire_watches(now) {
             if let Some(&(conn, id)) = self.watches.get(&wid) {
-                transport.send(net, conn, Side::Server, Payload::Api(ApiFrame::WatchEnd { id }));
+                transport.send(
+                    net,
+                    conn,
+                    Side::Server,
+                    Payload::Api(ApiFrame::WatchEnd { id }),
+                );
             }
             self.forget_watch(wid);
         }

@@ -11,8 +11,11 @@
 use super::apiclient::{ApiClient, ClientOutput};
 use super::env::Env;
 use super::msg::{Msg, Timer};
+use super::overlay::OwnWrites;
 use super::transport::ConnEvent;
-use crate::k8s::controllers::{deployment, endpoints, endpointslice, gc, mirroring, namespace, statefulset};
+use crate::k8s::controllers::{
+    deployment, endpoints, endpointslice, gc, mirroring, namespace, statefulset,
+};
 use crate::k8s::informer::{Delta, Informer, InformerConfig};
 use crate::k8s::store::{MultiView, ObjectView};
 use crate::k8s::{Kind, Object, Request};
@@ -66,6 +69,7 @@ pub struct ControllerManager {
     dirty: Dirty,
     tick_armed: Option<SimTime>,
     synced: bool,
+    own: OwnWrites,
     endpoints_config: endpoints::EndpointsConfig,
     slice_config: endpointslice::EndpointSliceConfig,
     mirroring_config: mirroring::MirroringConfig,
@@ -75,13 +79,17 @@ pub struct ControllerManager {
 
 impl ControllerManager {
     pub fn new(api_server: ComponentId) -> ControllerManager {
-        let informers = KINDS.iter().map(|k| Informer::new(InformerConfig::new(*k))).collect();
+        let informers = KINDS
+            .iter()
+            .map(|k| Informer::new(InformerConfig::new(*k)))
+            .collect();
         ControllerManager {
             // kube-controller-manager's client: --kube-api-qps 20, --kube-api-burst 30.
             client: ApiClient::new(0, api_server, 20, 30, informers),
             dirty: Dirty::default(),
             tick_armed: None,
             synced: false,
+            own: OwnWrites::default(),
             endpoints_config: endpoints::EndpointsConfig::default(),
             slice_config: endpointslice::EndpointSliceConfig::default(),
             mirroring_config: mirroring::MirroringConfig::default(),
@@ -120,12 +128,19 @@ impl ControllerManager {
     }
 
     fn view(&self) -> MultiView<'_> {
-        MultiView::new(self.client.informers().iter().map(|i| i.store() as &dyn ObjectView).collect())
+        MultiView::new(
+            self.client
+                .informers()
+                .iter()
+                .map(|i| i.store() as &dyn ObjectView)
+                .collect(),
+        )
     }
 
     fn absorb(&mut self, env: &mut Env<'_, '_>, out: Vec<ClientOutput>) {
         for o in out {
             if let ClientOutput::Delta { delta, .. } = o {
+                self.own.observe(&delta);
                 self.on_delta(&delta);
             }
         }
@@ -141,13 +156,20 @@ impl ControllerManager {
     fn mark_everything(&mut self) {
         let view = self.view();
         let keys = |kind: Kind| -> BTreeSet<Key> {
-            view.list(kind, None).iter().map(|o| (o.namespace().to_string(), o.name().to_string())).collect()
+            view.list(kind, None)
+                .iter()
+                .map(|o| (o.namespace().to_string(), o.name().to_string()))
+                .collect()
         };
         let services = keys(Kind::Service);
         let endpoints = keys(Kind::Endpoints);
         let statefulsets = keys(Kind::StatefulSet);
         let deployments = keys(Kind::Deployment);
-        let namespaces = view.list(Kind::Namespace, None).iter().map(|o| o.name().to_string()).collect();
+        let namespaces = view
+            .list(Kind::Namespace, None)
+            .iter()
+            .map(|o| o.name().to_string())
+            .collect();
         drop(view);
         self.dirty.endpoints.extend(services.iter().cloned());
         self.dirty.slices.extend(services);
@@ -178,12 +200,16 @@ impl ControllerManager {
         self.dirty.statefulsets.extend(statefulset::keys_for(obj));
         match obj.kind() {
             Kind::Deployment => {
-                self.dirty.deployments.insert((obj.namespace().to_string(), obj.name().to_string()));
+                self.dirty
+                    .deployments
+                    .insert((obj.namespace().to_string(), obj.name().to_string()));
             }
             Kind::Pod => {
                 for r in &obj.meta().owner_references {
                     if r.kind == "Deployment" {
-                        self.dirty.deployments.insert((obj.namespace().to_string(), r.name.clone()));
+                        self.dirty
+                            .deployments
+                            .insert((obj.namespace().to_string(), r.name.clone()));
                     }
                 }
             }
@@ -196,7 +222,10 @@ impl ControllerManager {
         if deleted && obj.kind().namespaced() {
             self.dirty.namespaces.insert(obj.namespace().to_string());
         }
-        if deleted || !obj.meta().owner_references.is_empty() || obj.meta().deletion_timestamp.is_some() {
+        if deleted
+            || !obj.meta().owner_references.is_empty()
+            || obj.meta().deletion_timestamp.is_some()
+        {
             self.dirty.gc = true;
         }
     }
@@ -214,26 +243,42 @@ impl ControllerManager {
         let dirty = std::mem::take(&mut self.dirty);
         let mut work: Vec<(Request, Retry)> = Vec::new();
         {
-            let view = self.view();
+            let informers = self.view();
+            let view = self.own.over(&informers);
             for (ns, name) in &dirty.endpoints {
                 let reqs = endpoints::sync_service(&view, ns, name, &self.endpoints_config);
-                work.extend(reqs.into_iter().map(|r| (r, Retry::Endpoints(ns.clone(), name.clone()))));
+                work.extend(
+                    reqs.into_iter()
+                        .map(|r| (r, Retry::Endpoints(ns.clone(), name.clone()))),
+                );
             }
             for (ns, name) in &dirty.slices {
                 let reqs = endpointslice::sync_service(&view, ns, name, &self.slice_config);
-                work.extend(reqs.into_iter().map(|r| (r, Retry::Slices(ns.clone(), name.clone()))));
+                work.extend(
+                    reqs.into_iter()
+                        .map(|r| (r, Retry::Slices(ns.clone(), name.clone()))),
+                );
             }
             for (ns, name) in &dirty.mirroring {
                 let reqs = mirroring::sync_endpoints(&view, ns, name, &self.mirroring_config);
-                work.extend(reqs.into_iter().map(|r| (r, Retry::Mirroring(ns.clone(), name.clone()))));
+                work.extend(
+                    reqs.into_iter()
+                        .map(|r| (r, Retry::Mirroring(ns.clone(), name.clone()))),
+                );
             }
             for (ns, name) in &dirty.statefulsets {
                 let reqs = statefulset::sync_statefulset(&view, ns, name);
-                work.extend(reqs.into_iter().map(|r| (r, Retry::StatefulSet(ns.clone(), name.clone()))));
+                work.extend(
+                    reqs.into_iter()
+                        .map(|r| (r, Retry::StatefulSet(ns.clone(), name.clone()))),
+                );
             }
             for (ns, name) in &dirty.deployments {
                 let reqs = deployment::sync_deployment(&view, ns, name);
-                work.extend(reqs.into_iter().map(|r| (r, Retry::Deployment(ns.clone(), name.clone()))));
+                work.extend(
+                    reqs.into_iter()
+                        .map(|r| (r, Retry::Deployment(ns.clone(), name.clone()))),
+                );
             }
             for ns in &dirty.namespaces {
                 let reqs = namespace::sync_namespace(&view, ns);
@@ -247,7 +292,7 @@ impl ControllerManager {
         for (req, key) in work {
             self.writes += 1;
             match env.api_call(req) {
-                Ok(_) => {}
+                Ok(response) => self.own.record(&response),
                 // Already done by someone else (or gone): the next event recomputes.
                 Err(s) if s.is_not_found() => {}
                 Err(_) => {

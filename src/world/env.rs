@@ -2,11 +2,12 @@
 //! sending), the transport, read-only topology and placement, the API servers of the clusters
 //! (for *direct* same-cluster writes, see [`Env::api_call`]) and the observation log.
 
+use super::Payload;
 use super::apiserver_node::ApiServerNode;
+use super::identity_book::IdentityBook;
 use super::msg::Msg;
 use super::observe::Observation;
 use super::transport::{ConnId, NetEnv, Side, Transport};
-use super::Payload;
 use crate::k8s::{Request, Response, Status, StatusReason};
 use crate::net::topology::{NodeId, Topology};
 use crate::sim::{ComponentId, Ctx, SimTime};
@@ -22,11 +23,13 @@ pub struct Env<'a, 'b> {
     /// API server component per cluster.
     pub api_ids: &'a [ComponentId],
     pub obs: &'a mut Vec<(SimTime, Observation)>,
+    /// Trust anchors, issuers, workload credentials and the signature memo.
+    pub identity: &'a mut IdentityBook,
     /// Scenario cluster index of the component handling the event.
     pub cluster: usize,
 }
 
-impl Env<'_, '_> {
+impl<'a, 'b> Env<'a, 'b> {
     pub fn now(&self) -> SimTime {
         self.ctx.now()
     }
@@ -38,8 +41,16 @@ impl Env<'_, '_> {
         self.obs.push((now, obs));
     }
 
-    fn net(&mut self) -> (NetEnv<'_, '_>, &mut Transport) {
-        (NetEnv { ctx: self.ctx, topology: self.topology, placement: self.placement, down: self.down }, self.transport)
+    fn net<'s>(&'s mut self) -> (NetEnv<'s, 'b>, &'s mut Transport) {
+        (
+            NetEnv {
+                ctx: self.ctx,
+                topology: self.topology,
+                placement: self.placement,
+                down: self.down,
+            },
+            self.transport,
+        )
     }
 
     pub fn connect(&mut self, server: ComponentId) -> ConnId {
@@ -61,11 +72,32 @@ impl Env<'_, '_> {
     /// a refused connection when the API server is down.
     pub fn api_call(&mut self, req: Request) -> Result<Response, Status> {
         let cluster = self.cluster;
-        if self.down[self.api_ids[cluster].index()] || self.topology.is_down(self.placement[self.api_ids[cluster].index()]) {
-            return Err(Status::new(503, StatusReason::ServiceUnavailable, "connection refused: the API server is down"));
+        if self.down[self.api_ids[cluster].index()]
+            || self
+                .topology
+                .is_down(self.placement[self.api_ids[cluster].index()])
+        {
+            return Err(Status::new(
+                503,
+                StatusReason::ServiceUnavailable,
+                "connection refused: the API server is down",
+            ));
         }
-        let Env { ctx, transport, topology, placement, down, apis, .. } = self;
-        let mut net = NetEnv { ctx, topology, placement, down };
+        let Env {
+            ctx,
+            transport,
+            topology,
+            placement,
+            down,
+            apis,
+            ..
+        } = self;
+        let mut net = NetEnv {
+            ctx,
+            topology,
+            placement,
+            down,
+        };
         apis[cluster].call_direct(&mut net, transport, req)
     }
 }

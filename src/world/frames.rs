@@ -10,17 +10,36 @@ use std::sync::Arc;
 /// One Kubernetes API frame. `id` is chosen by the client and echoed by the server.
 #[derive(Clone, Debug)]
 pub enum ApiFrame {
-    Request { id: u64, request: Box<Request> },
-    Response { id: u64, result: Box<Result<Response, Status>> },
+    Request {
+        id: u64,
+        request: Box<Request>,
+    },
+    Response {
+        id: u64,
+        result: Box<Result<Response, Status>>,
+    },
     /// Opens a watch stream identified by `id` on this connection.
-    Watch { id: u64, request: Box<WatchRequest> },
+    Watch {
+        id: u64,
+        request: Box<WatchRequest>,
+    },
     /// The watch is open; carries the synthetic initial events (if any), or why it failed.
-    WatchOpened { id: u64, result: Box<Result<Vec<WatchEvent>, Status>> },
-    Event { id: u64, event: WatchEvent },
+    WatchOpened {
+        id: u64,
+        result: Box<Result<Vec<WatchEvent>, Status>>,
+    },
+    Event {
+        id: u64,
+        event: WatchEvent,
+    },
     /// The server ended the stream (timeout, compaction, shutdown).
-    WatchEnd { id: u64 },
+    WatchEnd {
+        id: u64,
+    },
     /// The client abandons the stream.
-    Cancel { id: u64 },
+    Cancel {
+        id: u64,
+    },
 }
 
 pub fn digest_object(h: &mut StableHasher, o: &Arc<Object>) {
@@ -117,9 +136,13 @@ impl ApiFrame {
 
     pub fn details(&self) -> serde_json::Value {
         match self {
-            ApiFrame::Request { id, request } => serde_json::json!({ "id": id, "request": request.describe() }),
+            ApiFrame::Request { id, request } => {
+                serde_json::json!({ "id": id, "request": request.describe() })
+            }
             ApiFrame::Response { id, result } => match result.as_ref() {
-                Ok(r) => serde_json::json!({ "id": id, "ok": r.object().map(|o| o.key().to_string()) }),
+                Ok(r) => {
+                    serde_json::json!({ "id": id, "ok": r.object().map(|o| o.key().to_string()) })
+                }
                 Err(s) => serde_json::json!({ "id": id, "error": s.code, "message": s.message }),
             },
             ApiFrame::Watch { id, request } => serde_json::json!({
@@ -130,14 +153,20 @@ impl ApiFrame {
                 Err(s) => serde_json::json!({ "id": id, "error": s.code, "message": s.message }),
             },
             ApiFrame::Event { id, event } => match event {
-                WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) => serde_json::json!({
-                    "id": id,
-                    "type": match event { WatchEvent::Added(_) => "ADDED", WatchEvent::Modified(_) => "MODIFIED", _ => "DELETED" },
-                    "object": o.key().to_string(),
-                    "rv": o.meta().resource_version,
-                }),
-                WatchEvent::Bookmark(rv) => serde_json::json!({ "id": id, "type": "BOOKMARK", "rv": rv }),
-                WatchEvent::Error(s) => serde_json::json!({ "id": id, "type": "ERROR", "code": s.code }),
+                WatchEvent::Added(o) | WatchEvent::Modified(o) | WatchEvent::Deleted(o) => {
+                    serde_json::json!({
+                        "id": id,
+                        "type": match event { WatchEvent::Added(_) => "ADDED", WatchEvent::Modified(_) => "MODIFIED", _ => "DELETED" },
+                        "object": o.key().to_string(),
+                        "rv": o.meta().resource_version,
+                    })
+                }
+                WatchEvent::Bookmark(rv) => {
+                    serde_json::json!({ "id": id, "type": "BOOKMARK", "rv": rv })
+                }
+                WatchEvent::Error(s) => {
+                    serde_json::json!({ "id": id, "type": "ERROR", "code": s.code })
+                }
             },
             ApiFrame::WatchEnd { id } | ApiFrame::Cancel { id } => serde_json::json!({ "id": id }),
         }

@@ -1,30 +1,74 @@
 //! The world: every component of one simulated run, built from a [`Scenario`], and the
-//! [`World`] implementation that dispatches each delivered message to its component.
+//! [`crate::sim::World`] implementation that dispatches each delivered message to its component.
 //!
 //! Owns: component state (a closed [`Node`] enum, so checks get typed read-only access), the
+//! API servers of the clusters (outside the node list, so in-cluster components can make direct
+//! calls to their own cluster's API server), the topology and transport, the identity book, the
 //! per-component up/down flags that faults flip, and the log of observations checks consume.
 //! Does not own: time, ordering or randomness (the kernel's), or verdicts (the checks').
 
+pub mod apiclient;
+pub mod apiserver_node;
+pub mod controller_manager;
+pub mod env;
+pub mod frames;
+pub mod gateway;
+pub mod identity_book;
+pub mod kubelet_node;
+pub mod lookup;
+pub mod mesh_server;
 pub mod msg;
 pub mod network;
 pub mod observe;
+pub mod overlay;
+pub mod seed;
+pub mod traffic;
 pub mod transport;
 
-
+use crate::k8s::controllers::kubelet::KubeletConfig;
+use crate::k8s::store::ObjectView;
+use crate::k8s::validation::Ipv4Cidr;
+use crate::k8s::{ApiServer, ApiServerConfig, Kind, ObjectKey, Request};
 use crate::net::fault::FaultId;
 use crate::net::topology::{NodeId, Topology};
-use crate::scenario::{FaultKind, Scenario};
+use crate::scenario::{ActionKind, FaultKind, Scenario};
 use crate::sim::{ComponentId, Ctx, Kernel, SimDuration, SimTime};
-pub use msg::{FaultMsg, Msg, NetMsg, Payload};
+use apiserver_node::ApiServerNode;
+use controller_manager::ControllerManager;
+use env::Env;
+use gateway::Gateway;
+use identity_book::IdentityBook;
+use kubelet_node::KubeletNode;
+use lookup::{Lookup, LookupRole};
+pub use msg::{FaultMsg, Msg, NetMsg, Payload, Timer};
 pub use observe::Observation;
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use traffic::{TrafficClient, TrafficTargets};
 use transport::{ConnEvent, NetEnv, Transport, TransportConfig};
 
 /// A component's state machine.
 pub enum Node {
-    /// Fires the scenario's scripted faults (and, when fuzzing, the swarm's) and heals them.
+    /// Fires the scenario's scripted faults and actions, and heals faults.
     FaultInjector,
+    /// The API server of cluster `i` (its state lives in `World::apis[i]`).
+    ApiServer(usize),
+    Controllers(Box<ControllerManager>),
+    Kubelet(Box<KubeletNode>),
+    Lookup(Box<Lookup>),
+    Gateway(Box<Gateway>),
+    Traffic(Box<TrafficClient>),
+}
+
+/// Component ids of one cluster.
+#[derive(Clone, Debug, Default)]
+pub struct ClusterComponents {
+    pub api: ComponentId,
+    pub controllers: ComponentId,
+    pub kubelet: ComponentId,
+    pub dns: ComponentId,
+    pub destination: ComponentId,
+    pub gateway: Option<ComponentId>,
 }
 
 /// A fault that fired during the run.
@@ -44,36 +88,255 @@ pub struct World {
     down: Vec<bool>,
     /// Cluster (topology node) each component runs in.
     placement: Vec<NodeId>,
+    /// Scenario cluster index of each component.
+    cluster_of: Vec<usize>,
+    pub apis: Vec<ApiServerNode>,
+    api_ids: Vec<ComponentId>,
+    pub clusters: Vec<ClusterComponents>,
     pub topology: Topology,
     pub net_nodes: BTreeMap<String, NodeId>,
     /// Topology node of each scenario cluster, in scenario order.
     pub cluster_nodes: Vec<NodeId>,
     pub transport: Transport,
+    pub identity: IdentityBook,
     /// Topology overlays of each active scenario fault.
     active_overlays: BTreeMap<usize, Vec<FaultId>>,
     pub fault_injector: ComponentId,
     pub fired_faults: Vec<FiredFault>,
     /// Observations since the run loop last drained them (checks read them, nothing else does).
     pub observations: Vec<(SimTime, Observation)>,
+    started: Vec<bool>,
+}
+
+fn cidr_of(c: &crate::net::addr::Cidr) -> Option<Ipv4Cidr> {
+    Ipv4Cidr::parse(&format!("{}/{}", c.network(), c.prefix_len())).ok()
 }
 
 impl World {
     /// Builds every component of the scenario and schedules its scripted events. Fails (with a
-    /// message for the user) when the scenario describes a network that cannot be built.
+    /// message for the user) when the scenario describes a world that cannot be built.
     pub fn build(scenario: Arc<Scenario>, kernel: &mut Kernel<Msg>) -> Result<World, String> {
         let built = network::build(&scenario)?;
         // Every fault's overlays must apply to this topology: try them on a scratch copy.
         let mut scratch = built.topology.clone();
         for f in &scenario.faults {
             for overlay in network::overlays(&f.kind, &built.nodes) {
-                scratch.add_fault(overlay).map_err(|e| format!("fault {}: {e}", describe_fault(&f.kind)))?;
+                scratch
+                    .add_fault(overlay)
+                    .map_err(|e| format!("fault {}: {e}", describe_fault(&f.kind)))?;
             }
         }
+        let seed = kernel.seed();
+        let identity = IdentityBook::new(&scenario, seed);
         let mut nodes = Vec::new();
         let mut placement = Vec::new();
-        let fault_injector = kernel.add_component("faults");
-        nodes.push(Node::FaultInjector);
-        placement.push(built.clusters[0]);
+        let mut cluster_of = Vec::new();
+        let mut add = |kernel: &mut Kernel<Msg>,
+                       name: String,
+                       node: Node,
+                       cluster: usize,
+                       nodes: &mut Vec<Node>| {
+            let id = kernel.add_component(&name);
+            nodes.push(node);
+            placement.push(built.clusters[cluster]);
+            cluster_of.push(cluster);
+            id
+        };
+        let fault_injector = add(kernel, "faults".into(), Node::FaultInjector, 0, &mut nodes);
+
+        // Per cluster: addresses, API server with the initial objects, then the components.
+        let mut apis = Vec::new();
+        let mut api_ids = Vec::new();
+        let mut clusters = Vec::new();
+        let gateway_ips: Vec<String> = built
+            .clusters
+            .iter()
+            .map(|n| {
+                built
+                    .topology
+                    .cluster(*n)
+                    .map(|c| c.addresses.gateway.to_string())
+                    .unwrap_or_default()
+            })
+            .collect();
+        for (ci, spec) in scenario.clusters.iter().enumerate() {
+            let addresses = built
+                .topology
+                .cluster(built.clusters[ci])
+                .map(|c| c.addresses.clone())
+                .ok_or("cluster without addresses")?;
+            let service_cidr = Ipv4Cidr::parse(&format!("10.{}.0.0/16", 95 + ci + 1))
+                .map_err(|e| e.to_string())?;
+            let mut config = ApiServerConfig::new(service_cidr);
+            config.history_max_events = spec.watch_history as usize;
+            config.watch_timeout = spec.watch_timeout;
+            let mut rng = crate::sim::Prng::stream(seed, &format!("{}/apiserver-init", spec.name));
+            let mut server = ApiServer::new(config, &mut rng);
+            let gw_identity = |c: usize| identity.gateway_identity(c);
+            for obj in seed::initial_objects(&scenario, ci, &gateway_ips, &gw_identity) {
+                let key = obj.key();
+                server
+                    .handle(SimTime::ZERO, &mut rng, Request::create(obj))
+                    .map_err(|e| {
+                        format!("cluster {}: cannot create {key}: {}", spec.name, e.message)
+                    })?;
+            }
+            for m in scenario.manifests.iter().filter(|m| m.cluster == spec.name) {
+                let text = std::fs::read_to_string(&m.path)
+                    .map_err(|e| format!("{}: {e}", m.path.display()))?;
+                let objects = crate::k8s::manifest::load(&text).map_err(|errs| {
+                    let first = errs.first().map(|e| e.to_string()).unwrap_or_default();
+                    format!("{}: {first}", m.path.display())
+                })?;
+                for obj in objects {
+                    let key = obj.key();
+                    server
+                        .handle(SimTime::ZERO, &mut rng, Request::create(obj))
+                        .map_err(|e| {
+                            format!("{}: cannot create {key}: {}", m.path.display(), e.message)
+                        })?;
+                }
+            }
+            let _ = server.take_watch_events();
+            apis.push(ApiServerNode::new(server));
+            let api = add(
+                kernel,
+                format!("{}/apiserver", spec.name),
+                Node::ApiServer(ci),
+                ci,
+                &mut nodes,
+            );
+            api_ids.push(api);
+            let latency = spec.in_cluster_latency;
+            let controllers = add(
+                kernel,
+                format!("{}/controller-manager", spec.name),
+                Node::Controllers(Box::new(ControllerManager::new(api))),
+                ci,
+                &mut nodes,
+            );
+            let pod_cidr = cidr_of(&addresses.pod_cidr).ok_or("bad pod CIDR")?;
+            let kcfg = KubeletConfig {
+                node_name: format!("{}-node", spec.name),
+                pod_cidr,
+                ..KubeletConfig::default()
+            };
+            let kubelet = add(
+                kernel,
+                format!("{}/kubelet", spec.name),
+                Node::Kubelet(Box::new(KubeletNode::new(
+                    ci, &spec.name, api, kcfg, latency,
+                ))),
+                ci,
+                &mut nodes,
+            );
+            let domain = identity.clusters[ci].domain.clone();
+            let dns = add(
+                kernel,
+                format!("{}/coredns", spec.name),
+                Node::Lookup(Box::new(Lookup::new(
+                    LookupRole::Dns,
+                    api,
+                    &spec.domain,
+                    domain.clone(),
+                    latency,
+                ))),
+                ci,
+                &mut nodes,
+            );
+            let destination = add(
+                kernel,
+                format!("{}/destination", spec.name),
+                Node::Lookup(Box::new(Lookup::new(
+                    LookupRole::Destination,
+                    api,
+                    &spec.domain,
+                    domain,
+                    latency,
+                ))),
+                ci,
+                &mut nodes,
+            );
+            let gateway = if spec.gateway {
+                let gw = Gateway::new(
+                    ci,
+                    &spec.domain,
+                    identity.gateway_identity(ci),
+                    destination,
+                    kubelet,
+                    latency,
+                );
+                let mut g = gw;
+                g.accept_any_anchor = scenario
+                    .breakages
+                    .iter()
+                    .any(|b| b == "gateway-accepts-any-anchor");
+                Some(add(
+                    kernel,
+                    format!("{}/gateway", spec.name),
+                    Node::Gateway(Box::new(g)),
+                    ci,
+                    &mut nodes,
+                ))
+            } else {
+                None
+            };
+            clusters.push(ClusterComponents {
+                api,
+                controllers,
+                kubelet,
+                dns,
+                destination,
+                gateway,
+            });
+        }
+
+        // Traffic clients.
+        for (ti, t) in scenario.traffic.iter().enumerate() {
+            let ci = scenario
+                .clusters
+                .iter()
+                .position(|c| c.name == t.from)
+                .ok_or("traffic from an unknown cluster")?;
+            let owners = clusters
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (built.clusters[i].0, (c.kubelet, c.gateway)))
+                .collect();
+            let targets = TrafficTargets {
+                dns: clusters[ci].dns,
+                destination: clusters[ci].destination,
+                owners,
+            };
+            let ident = identity.workload_identity(ci, &t.service_account, &t.namespace);
+            let client = TrafficClient::new(
+                ti,
+                t.clone(),
+                ci,
+                ident,
+                targets,
+                scenario.clusters[ci].in_cluster_latency,
+            );
+            let name = format!("{}/traffic-{ti}", t.from);
+            let id = add(
+                kernel,
+                name,
+                Node::Traffic(Box::new(client)),
+                ci,
+                &mut nodes,
+            );
+            kernel.inject(id, SimTime::ZERO + t.start, Msg::Timer(Timer::TrafficTick));
+        }
+
+        // Start every component at t=0, then the scripted faults and actions.
+        for i in 0..nodes.len() {
+            if !matches!(
+                nodes[i],
+                Node::FaultInjector | Node::ApiServer(_) | Node::Gateway(_) | Node::Traffic(_)
+            ) {
+                kernel.inject(ComponentId(i as u32), SimTime::ZERO, Msg::Start);
+            }
+        }
         for (i, f) in scenario.faults.iter().enumerate() {
             kernel.inject(
                 fault_injector,
@@ -86,51 +349,173 @@ impl World {
                     SimTime::ZERO + f.at + d,
                     Msg::Fault(FaultMsg::Heal(i)),
                 );
+            } else if matches!(f.kind, FaultKind::ControllerCrash { .. }) {
+                // A crashed controller is restarted by Kubernetes after a back-off.
+                kernel.inject(
+                    fault_injector,
+                    SimTime::ZERO + f.at + SimDuration::from_secs(10),
+                    Msg::Fault(FaultMsg::Heal(i)),
+                );
             }
         }
-        let down = vec![false; nodes.len()];
+        for (i, a) in scenario.actions.iter().enumerate() {
+            kernel.inject(
+                fault_injector,
+                SimTime::ZERO + a.at,
+                Msg::Fault(FaultMsg::Action(i)),
+            );
+        }
+        let n = nodes.len();
         Ok(World {
             scenario,
             nodes,
-            down,
+            down: vec![false; n],
             placement,
+            cluster_of,
+            apis,
+            api_ids,
+            clusters,
             topology: built.topology,
             net_nodes: built.nodes,
             cluster_nodes: built.clusters,
             transport: Transport::new(TransportConfig::default()),
+            identity,
             active_overlays: BTreeMap::new(),
             fault_injector,
             fired_faults: Vec::new(),
             observations: Vec::new(),
+            started: vec![false; n],
         })
     }
 
     pub fn node(&self, id: ComponentId) -> &Node {
         &self.nodes[id.index()]
     }
-
+    pub fn nodes(&self) -> &[Node] {
+        &self.nodes
+    }
     pub fn is_down(&self, id: ComponentId) -> bool {
         self.down[id.index()]
+    }
+    pub fn cluster_index(&self, name: &str) -> Option<usize> {
+        self.scenario.clusters.iter().position(|c| c.name == name)
     }
 
     fn observe(&mut self, now: SimTime, obs: Observation) {
         self.observations.push((now, obs));
     }
 
+    /// Runs `f` with the component `to` and an [`Env`] over the rest of the world.
+    fn with_env<R>(
+        &mut self,
+        ctx: &mut Ctx<'_, Msg>,
+        to: ComponentId,
+        f: impl FnOnce(&mut Node, &mut Env<'_, '_>) -> R,
+    ) -> R {
+        let World {
+            nodes,
+            transport,
+            topology,
+            placement,
+            down,
+            apis,
+            api_ids,
+            observations,
+            identity,
+            cluster_of,
+            ..
+        } = self;
+        let mut env = Env {
+            ctx,
+            transport,
+            topology,
+            placement,
+            down,
+            apis,
+            api_ids,
+            obs: observations,
+            identity,
+            cluster: cluster_of[to.index()],
+        };
+        f(&mut nodes[to.index()], &mut env)
+    }
+
+    fn net_env<'a, 'b>(
+        &'a mut self,
+        ctx: &'a mut Ctx<'b, Msg>,
+    ) -> (
+        NetEnv<'a, 'b>,
+        &'a mut Transport,
+        &'a mut Vec<ApiServerNode>,
+    ) {
+        (
+            NetEnv {
+                ctx,
+                topology: &self.topology,
+                placement: &self.placement,
+                down: &self.down,
+            },
+            &mut self.transport,
+            &mut self.apis,
+        )
+    }
+
+    fn paths_changed(&mut self, ctx: &mut Ctx<'_, Msg>) {
+        let (mut net, transport, _) = self.net_env(ctx);
+        transport.on_paths_changed(&mut net);
+    }
+
+    /// Takes a component down (process crash); `host` also when its whole cluster is down.
+    fn crash(&mut self, ctx: &mut Ctx<'_, Msg>, id: ComponentId) {
+        if self.down[id.index()] {
+            return;
+        }
+        self.down[id.index()] = true;
+        {
+            let (mut net, transport, _) = self.net_env(ctx);
+            transport.on_component_down(&mut net, id);
+        }
+        match &mut self.nodes[id.index()] {
+            Node::ApiServer(c) => {
+                let c = *c;
+                self.apis[c].crash();
+            }
+            Node::Gateway(g) => g.restart(),
+            _ => {}
+        }
+    }
+
+    /// Brings a component back; stateful components restart with empty caches.
+    fn revive(&mut self, ctx: &mut Ctx<'_, Msg>, id: ComponentId) {
+        if !self.down[id.index()] {
+            return;
+        }
+        self.down[id.index()] = false;
+        if self.started[id.index()] {
+            ctx.send(id, Msg::Start, SimDuration::ZERO);
+        }
+    }
+
+    fn cluster_component_ids(&self, cluster: usize) -> Vec<ComponentId> {
+        (0..self.nodes.len())
+            .filter(|&i| self.cluster_of[i] == cluster && i != self.fault_injector.index())
+            .map(|i| ComponentId(i as u32))
+            .collect()
+    }
+
     fn on_fault(&mut self, ctx: &mut Ctx<'_, Msg>, msg: FaultMsg) {
         let now = ctx.now();
         match msg {
             FaultMsg::Inject(i) => {
-                let spec = &self.scenario.faults[i];
-                let fired = FiredFault {
+                let spec = self.scenario.faults[i].clone();
+                self.fired_faults.push(FiredFault {
                     index: i,
                     kind: spec.kind.key(),
                     description: describe_fault(&spec.kind),
                     clusters: spec.kind.clusters(),
                     at: now,
                     healed_at: None,
-                };
-                self.fired_faults.push(fired);
+                });
                 let overlays = network::overlays(&spec.kind, &self.net_nodes);
                 let mut ids = Vec::new();
                 for o in overlays {
@@ -142,11 +527,13 @@ impl World {
                 }
                 if !ids.is_empty() {
                     self.active_overlays.insert(i, ids);
-                    self.paths_changed(ctx);
                 }
+                self.apply_component_fault(ctx, &spec.kind, true);
+                self.paths_changed(ctx);
                 self.observe(now, Observation::FaultInjected { index: i });
             }
             FaultMsg::Heal(i) => {
+                let spec = self.scenario.faults[i].clone();
                 if let Some(f) = self
                     .fired_faults
                     .iter_mut()
@@ -158,28 +545,242 @@ impl World {
                     for id in ids {
                         self.topology.remove_fault(id);
                     }
-                    self.paths_changed(ctx);
                 }
+                self.apply_component_fault(ctx, &spec.kind, false);
+                self.paths_changed(ctx);
                 self.observe(now, Observation::FaultHealed { index: i });
+            }
+            FaultMsg::Action(i) => {
+                let action = self.scenario.actions[i].clone();
+                self.apply_action(ctx, &action);
             }
         }
     }
-}
 
-impl World {
-    fn paths_changed(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        let mut env = NetEnv { ctx, topology: &self.topology, placement: &self.placement, down: &self.down };
-        self.transport.on_paths_changed(&mut env);
+    fn apply_component_fault(&mut self, ctx: &mut Ctx<'_, Msg>, kind: &FaultKind, inject: bool) {
+        let idx = |w: &World, c: &str| w.cluster_index(c).unwrap_or(0);
+        match kind {
+            FaultKind::ClusterDown(c) => {
+                let ci = idx(self, c);
+                for id in self.cluster_component_ids(ci) {
+                    if inject {
+                        self.crash(ctx, id)
+                    } else {
+                        self.revive(ctx, id)
+                    }
+                }
+            }
+            FaultKind::ApiServerDown(c) => {
+                let id = self.clusters[idx(self, c)].api;
+                if inject {
+                    self.crash(ctx, id)
+                } else {
+                    self.revive(ctx, id)
+                }
+            }
+            FaultKind::GatewayDown(c) => {
+                if let Some(id) = self.clusters[idx(self, c)].gateway {
+                    if inject {
+                        self.crash(ctx, id)
+                    } else {
+                        self.revive(ctx, id)
+                    }
+                }
+            }
+            FaultKind::ControllerCrash { cluster, link } => {
+                let ci = idx(self, cluster);
+                let target = self.mirror_component(ci, link);
+                if let Some(id) = target {
+                    if inject {
+                        self.crash(ctx, id)
+                    } else {
+                        self.revive(ctx, id)
+                    }
+                }
+            }
+            FaultKind::PodKill {
+                cluster,
+                namespace,
+                pod,
+            } => {
+                if inject {
+                    let kubelet = self.clusters[idx(self, cluster)].kubelet;
+                    let (ns, pod) = (namespace.clone(), pod.clone());
+                    self.with_env(ctx, kubelet, |node, env| {
+                        if let Node::Kubelet(k) = node {
+                            k.kill(env, &ns, &pod);
+                        }
+                    });
+                }
+            }
+            FaultKind::DnsFailure(c) => {
+                let dns = self.clusters[idx(self, c)].dns;
+                if let Node::Lookup(l) = &mut self.nodes[dns.index()] {
+                    l.failing = inject;
+                }
+            }
+            FaultKind::ClockSkew { cluster, by_ns } => {
+                let ci = idx(self, cluster);
+                let base = self.scenario.clusters[ci].clock_skew_ns;
+                self.identity
+                    .set_skew(ci, if inject { base + by_ns } else { base });
+            }
+            FaultKind::Compact(c) => {
+                if inject {
+                    let ci = idx(self, c);
+                    let (mut net, transport, apis) = self.net_env(ctx);
+                    apis[ci].compact(&mut net, transport);
+                }
+            }
+            FaultKind::CertExpiry(c) => {
+                let ci = idx(self, c);
+                self.identity.set_expired(ci, inject);
+            }
+            FaultKind::RotateCerts(c) => {
+                if inject {
+                    let ci = idx(self, c);
+                    self.identity.rotate(ci);
+                }
+            }
+            FaultKind::TrustAnchor { cluster, anchor } => {
+                let ci = idx(self, cluster);
+                let name = if inject {
+                    anchor.clone()
+                } else {
+                    self.scenario.clusters[ci].trust_anchor.clone()
+                };
+                let domain = self.scenario.linkerd.trust_domain.clone();
+                self.identity.switch_anchor(ci, &name, &domain);
+            }
+            FaultKind::Partition { .. }
+            | FaultKind::SlowPath { .. }
+            | FaultKind::LossyPath { .. } => {}
+        }
+    }
+
+    /// The service-mirror component of link `link` in cluster `cluster`, when there is one.
+    fn mirror_component(&self, _cluster: usize, _link: &str) -> Option<ComponentId> {
+        None
+    }
+
+    /// A scripted workload change, made through the cluster's API server as `kubectl` would.
+    fn apply_action(&mut self, ctx: &mut Ctx<'_, Msg>, action: &crate::scenario::ActionSpec) {
+        let Some(ci) = self.cluster_index(&action.cluster) else {
+            return;
+        };
+        let ns = action.namespace.clone();
+        let api = self.clusters[ci].api;
+        let get = |w: &World, kind: Kind, name: &str| {
+            w.apis[ci]
+                .server
+                .store()
+                .get(&ObjectKey::new(kind, &ns, name))
+                .cloned()
+        };
+        let request = match &action.kind {
+            ActionKind::Scale { workload, replicas } => {
+                if let Some(mut o) = get(self, Kind::StatefulSet, workload).map(|o| (*o).clone()) {
+                    if let Some(s) = o.as_stateful_set_mut() {
+                        s.spec.replicas = *replicas as i32;
+                    }
+                    Some(Request::update(o))
+                } else if let Some(mut o) =
+                    get(self, Kind::Deployment, workload).map(|o| (*o).clone())
+                {
+                    if let Some(d) = o.as_deployment_mut() {
+                        d.spec.replicas = *replicas as i32;
+                    }
+                    Some(Request::update(o))
+                } else {
+                    None
+                }
+            }
+            ActionKind::Export { service } | ActionKind::Unexport { service } => {
+                get(self, Kind::Service, service).map(|o| {
+                    let mut o = (*o).clone();
+                    let labels = &mut o.meta_mut().labels;
+                    if matches!(action.kind, ActionKind::Export { .. }) {
+                        labels.insert(seed::LABEL_EXPORTED.into(), "true".into());
+                    } else {
+                        labels.remove(seed::LABEL_EXPORTED);
+                    }
+                    Request::update(o)
+                })
+            }
+            ActionKind::DeleteService { service } => {
+                Some(Request::delete(ObjectKey::new(Kind::Service, &ns, service)))
+            }
+            ActionKind::DeleteLink { link } => Some(Request::delete(ObjectKey::new(
+                Kind::Link,
+                seed::MC_NAMESPACE,
+                link,
+            ))),
+            ActionKind::CreateNamespace { name } => {
+                Some(Request::create(crate::k8s::objects::Namespace::new(name)))
+            }
+        };
+        let now = ctx.now();
+        if let Some(req) = request {
+            let description = req.describe();
+            let result = self.with_env(ctx, api, |_, env| {
+                env.cluster = ci;
+                env.api_call(req)
+            });
+            self.observe(
+                now,
+                Observation::ActionApplied {
+                    cluster: ci,
+                    description,
+                    ok: result.is_ok(),
+                },
+            );
+        }
     }
 
     /// Hands a connection event to the component it is for.
-    fn conn_event(&mut self, _ctx: &mut Ctx<'_, Msg>, to: ComponentId, event: ConnEvent) {
-        match &mut self.nodes[to.index()] {
-            Node::FaultInjector => {
-                // The fault injector never opens connections.
-                let _ = event;
-            }
+    fn conn_event(&mut self, ctx: &mut Ctx<'_, Msg>, to: ComponentId, event: ConnEvent) {
+        if let Node::ApiServer(c) = self.nodes[to.index()] {
+            let (mut net, transport, apis) = self.net_env(ctx);
+            apis[c].on_conn(&mut net, transport, event);
+            return;
         }
+        self.with_env(ctx, to, |node, env| match node {
+            Node::Controllers(c) => c.on_conn(env, event),
+            Node::Kubelet(k) => k.on_conn(env, event),
+            Node::Lookup(l) => l.on_conn(env, event),
+            Node::Gateway(g) => g.on_conn(env, event),
+            Node::Traffic(t) => t.on_conn(env, event),
+            Node::FaultInjector | Node::ApiServer(_) => {}
+        });
+    }
+
+    fn start(&mut self, ctx: &mut Ctx<'_, Msg>, to: ComponentId) {
+        let restart = std::mem::replace(&mut self.started[to.index()], true);
+        let api = self.api_ids[self.cluster_of[to.index()]];
+        self.with_env(ctx, to, |node, env| match node {
+            Node::Controllers(c) => {
+                if restart {
+                    c.restart(env, api)
+                } else {
+                    c.start(env)
+                }
+            }
+            Node::Kubelet(k) => {
+                if restart {
+                    k.restart(env, api)
+                } else {
+                    k.start(env)
+                }
+            }
+            Node::Lookup(l) => {
+                if restart {
+                    l.restart(env, api)
+                } else {
+                    l.start(env)
+                }
+            }
+            Node::Gateway(_) | Node::Traffic(_) | Node::FaultInjector | Node::ApiServer(_) => {}
+        });
     }
 }
 
@@ -191,8 +792,8 @@ impl crate::sim::World<Msg> for World {
                 // Transport bookkeeping happens even for a down component (a SYN to a dead
                 // process is refused); only the resulting event is withheld from it.
                 let event = {
-                    let mut env = NetEnv { ctx, topology: &self.topology, placement: &self.placement, down: &self.down };
-                    self.transport.on_net(&mut env, to, net)
+                    let (mut env, transport, _) = self.net_env(ctx);
+                    transport.on_net(&mut env, to, net)
                 };
                 if let Some(event) = event
                     && !self.down[to.index()]
@@ -200,6 +801,33 @@ impl crate::sim::World<Msg> for World {
                     self.conn_event(ctx, to, event);
                 }
             }
+            _ if self.down[to.index()] => {}
+            Msg::Start => self.start(ctx, to),
+            Msg::Timer(t) => {
+                if let Node::ApiServer(c) = self.nodes[to.index()] {
+                    let (mut net, transport, apis) = self.net_env(ctx);
+                    apis[c].on_expiry_timer(&mut net, transport);
+                    return;
+                }
+                self.with_env(ctx, to, |node, env| match node {
+                    Node::Controllers(c) => c.on_timer(env, t),
+                    Node::Kubelet(k) => k.on_timer(env, t),
+                    Node::Lookup(l) => l.on_timer(env, t),
+                    Node::Traffic(tr) => tr.on_timer(env, t),
+                    Node::Gateway(_) | Node::FaultInjector | Node::ApiServer(_) => {}
+                });
+            }
+            Msg::Lookup(l) => self.with_env(ctx, to, |node, env| match node {
+                Node::Lookup(x) => x.on_msg(env, l),
+                Node::Traffic(x) => x.on_lookup(env, l),
+                Node::Gateway(x) => x.on_lookup(env, l),
+                _ => {}
+            }),
+            Msg::Pod(p) => self.with_env(ctx, to, |node, env| match node {
+                Node::Kubelet(x) => x.on_pod_msg(env, p),
+                Node::Gateway(x) => x.on_pod(env, p),
+                _ => {}
+            }),
         }
     }
 }

@@ -3,12 +3,15 @@
 //! One closed enum, grouped by protocol. Each variant has a stable `kind` name and a stable
 //! digest (hashed into the trace); large payloads are behind `Arc`/`Box` so the queue stays small.
 
-use crate::sim::hash::{StableHasher, digest};
-use crate::sim::trace::Message;
 use super::apiclient::ClientTimer;
 use super::frames::ApiFrame;
+use super::kubelet_node::PodMsg;
+use super::lookup::LookupMsg;
+use super::mesh_server::HttpFrame;
 use super::transport::{CloseReason, ConnId, Side};
 use crate::identity::Flight;
+use crate::sim::hash::{StableHasher, digest};
+use crate::sim::trace::Message;
 use std::hash::{Hash, Hasher};
 
 /// Index of a fault in the scenario's (sorted) fault list.
@@ -20,20 +23,42 @@ pub enum FaultMsg {
     Inject(FaultIndex),
     /// The fault heals now.
     Heal(FaultIndex),
+    /// Scripted workload action `i` happens now.
+    Action(usize),
 }
 
 /// Transport-level messages (see [`super::transport`]); the world intercepts them and hands the
 /// component a [`super::transport::ConnEvent`].
 #[derive(Clone, Debug)]
 pub enum NetMsg {
-    Syn { conn: ConnId },
-    SynAck { conn: ConnId },
-    Refused { conn: ConnId },
-    ConnectTimeout { conn: ConnId },
-    Data { conn: ConnId, to: Side, payload: Payload },
-    Fin { conn: ConnId },
-    Closed { conn: ConnId, reason: CloseReason },
-    KeepaliveCheck { conn: ConnId, generation: u64 },
+    Syn {
+        conn: ConnId,
+    },
+    SynAck {
+        conn: ConnId,
+    },
+    Refused {
+        conn: ConnId,
+    },
+    ConnectTimeout {
+        conn: ConnId,
+    },
+    Data {
+        conn: ConnId,
+        to: Side,
+        payload: Payload,
+    },
+    Fin {
+        conn: ConnId,
+    },
+    Closed {
+        conn: ConnId,
+        reason: CloseReason,
+    },
+    KeepaliveCheck {
+        conn: ConnId,
+        generation: u64,
+    },
 }
 
 /// What travels on a connection.
@@ -41,6 +66,7 @@ pub enum NetMsg {
 pub enum Payload {
     Api(ApiFrame),
     Tls(Flight),
+    Http(HttpFrame),
 }
 
 impl Payload {
@@ -48,18 +74,21 @@ impl Payload {
         match self {
             Payload::Api(f) => f.kind(),
             Payload::Tls(f) => f.kind(),
+            Payload::Http(f) => f.kind(),
         }
     }
     fn digest_into(&self, h: &mut StableHasher) {
         match self {
             Payload::Api(f) => f.digest_into(h),
             Payload::Tls(f) => h.write_u64(f.digest()),
+            Payload::Http(f) => f.digest_into(h),
         }
     }
     fn details(&self) -> serde_json::Value {
         match self {
             Payload::Api(f) => f.details(),
             Payload::Tls(f) => serde_json::json!(f.kind()),
+            Payload::Http(f) => f.details(),
         }
     }
 }
@@ -76,6 +105,12 @@ pub enum Timer {
     ControllerTick,
     /// The kubelet's next pass.
     KubeletTick,
+    /// A traffic client sends its next request.
+    TrafficTick,
+    /// A traffic request's deadline.
+    RequestTimeout { id: u64 },
+    /// A client handshake's deadline.
+    HandshakeDeadline { conn: ConnId },
 }
 
 #[derive(Clone, Debug)]
@@ -83,6 +118,12 @@ pub enum Msg {
     Fault(FaultMsg),
     Net(NetMsg),
     Timer(Timer),
+    /// In-cluster DNS and destination queries and answers.
+    Lookup(LookupMsg),
+    /// In-cluster hop from a gateway to a pod.
+    Pod(PodMsg),
+    /// Starts a component (sent once at t=0, and after a restart).
+    Start,
 }
 
 impl Message for Msg {
@@ -90,6 +131,7 @@ impl Message for Msg {
         match self {
             Msg::Fault(FaultMsg::Inject(_)) => "fault-inject",
             Msg::Fault(FaultMsg::Heal(_)) => "fault-heal",
+            Msg::Fault(FaultMsg::Action(_)) => "action",
             Msg::Net(n) => match n {
                 NetMsg::Syn { .. } => "tcp-syn",
                 NetMsg::SynAck { .. } => "tcp-syn-ack",
@@ -105,7 +147,19 @@ impl Message for Msg {
                 Timer::Client { .. } => "timer-api-client",
                 Timer::ControllerTick => "timer-controllers",
                 Timer::KubeletTick => "timer-kubelet",
+                Timer::TrafficTick => "timer-traffic",
+                Timer::RequestTimeout { .. } => "timer-request-timeout",
+                Timer::HandshakeDeadline { .. } => "timer-handshake-deadline",
             },
+            Msg::Lookup(l) => match l {
+                LookupMsg::DnsQuery { .. } => "dns-query",
+                LookupMsg::DnsReply { .. } => "dns-reply",
+                LookupMsg::Resolve { .. } => "destination-resolve",
+                LookupMsg::Resolved { .. } => "destination-resolved",
+            },
+            Msg::Pod(PodMsg::Request { .. }) => "pod-request",
+            Msg::Pod(PodMsg::Response { .. }) => "pod-response",
+            Msg::Start => "start",
         }
     }
 
@@ -134,6 +188,21 @@ impl Message for Msg {
                 }
             },
             Msg::Timer(t) => t.hash(&mut h),
+            Msg::Lookup(l) => match l {
+                LookupMsg::DnsQuery { id, from, name } => {
+                    (id, from, name).hash(&mut h);
+                }
+                LookupMsg::DnsReply { id, response } => {
+                    id.hash(&mut h);
+                    if let Some(r) = response {
+                        r.ips().hash(&mut h);
+                    }
+                }
+                LookupMsg::Resolve { id, from, target } => (id, from, target).hash(&mut h),
+                LookupMsg::Resolved { id, result } => (id, result).hash(&mut h),
+            },
+            Msg::Pod(p) => p.hash(&mut h),
+            Msg::Start => h.write_u8(0x5a),
         }
         h.finish()
     }
@@ -143,6 +212,7 @@ impl Message for Msg {
             Msg::Fault(FaultMsg::Inject(i)) | Msg::Fault(FaultMsg::Heal(i)) => {
                 serde_json::json!({ "fault": i })
             }
+            Msg::Fault(FaultMsg::Action(i)) => serde_json::json!({ "action": i }),
             Msg::Net(n) => match n {
                 NetMsg::Data { conn, payload, .. } => {
                     serde_json::json!({ "conn": conn.0, "payload": payload.details() })
@@ -158,6 +228,24 @@ impl Message for Msg {
                 | NetMsg::KeepaliveCheck { conn, .. } => serde_json::json!({ "conn": conn.0 }),
             },
             Msg::Timer(t) => serde_json::json!(format!("{t:?}")),
+            Msg::Lookup(l) => match l {
+                LookupMsg::DnsQuery { id, name, .. } => {
+                    serde_json::json!({ "id": id, "name": name })
+                }
+                LookupMsg::DnsReply { id, response } => {
+                    serde_json::json!({ "id": id, "ips": response.as_ref().map(|r| r.ips()) })
+                }
+                LookupMsg::Resolve { id, target, .. } => {
+                    serde_json::json!({ "id": id, "target": format!("{target:?}") })
+                }
+                LookupMsg::Resolved { id, result } => serde_json::json!({
+                    "id": id,
+                    "endpoints": result.as_ref().map(|e| e.iter().map(|x| format!("{}:{}", x.ip, x.port)).collect::<Vec<_>>()).ok(),
+                    "error": result.as_ref().err(),
+                }),
+            },
+            Msg::Pod(p) => serde_json::json!(format!("{p:?}")),
+            Msg::Start => serde_json::Value::Null,
         }
     }
 }

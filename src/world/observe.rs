@@ -4,6 +4,28 @@
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Observation {
-    FaultInjected { index: usize },
-    FaultHealed { index: usize },
+    FaultInjected {
+        index: usize,
+    },
+    FaultHealed {
+        index: usize,
+    },
+    /// A traffic request finished (`Ok(cluster/ns/pod)` or `Err(reason)`).
+    RequestDone {
+        traffic: usize,
+        host: String,
+        result: Result<String, String>,
+    },
+    /// A scripted action was applied.
+    ActionApplied {
+        cluster: usize,
+        description: String,
+        ok: bool,
+    },
+    /// A gateway completed a handshake with a client.
+    GatewayAccepted {
+        cluster: usize,
+        peer_identity: Option<String>,
+        peer_root: Option<String>,
+    },
 }

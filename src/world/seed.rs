@@ -1,0 +1,351 @@
+//! The initial Kubernetes objects of each cluster, derived from the scenario: namespaces, the
+//! exported services with their backing Deployments or StatefulSets, the Linkerd gateway Service
+//! of every cluster with a gateway, and the `Link` resources (with their credentials Secrets)
+//! in source clusters, as `linkerd multicluster link-gen` would write them.
+
+use crate::k8s::Object;
+use crate::k8s::objects::{
+    Container, ContainerPort, Deployment, DeploymentSpec, IntOrString, Link, LinkSpec, Namespace,
+    ObjectMeta, PodSpec, PodTemplateSpec, ProbeSpec, Protocol, Secret, Service, ServicePort,
+    ServiceSpec, ServiceType, StatefulSet, StatefulSetSpec,
+};
+use crate::k8s::selector::LabelSelector;
+use crate::scenario::{Export, LinkSpec as ScenarioLink, PortSpec, Scenario};
+use std::collections::{BTreeMap, BTreeSet};
+
+pub const MC_NAMESPACE: &str = "linkerd-multicluster";
+pub const LABEL_EXPORTED: &str = "mirror.linkerd.io/exported";
+pub const LABEL_FEDERATED: &str = "mirror.linkerd.io/federated";
+
+fn meta(namespace: &str, name: &str, labels: BTreeMap<String, String>) -> ObjectMeta {
+    let mut m = ObjectMeta::named(namespace, name);
+    m.labels = labels;
+    m
+}
+
+fn protocol(p: &str) -> Protocol {
+    match p {
+        "UDP" => Protocol::Udp,
+        "SCTP" => Protocol::Sctp,
+        _ => Protocol::Tcp,
+    }
+}
+
+fn service_ports(ports: &[PortSpec]) -> Vec<ServicePort> {
+    ports
+        .iter()
+        .map(|p| ServicePort {
+            name: p.name.clone().unwrap_or_default(),
+            protocol: protocol(&p.protocol),
+            port: i32::from(p.port),
+            target_port: Some(IntOrString::Int(i32::from(p.target_port))),
+            ..ServicePort::default()
+        })
+        .collect()
+}
+
+fn pod_template(
+    app: &str,
+    service_account: &str,
+    ports: &[PortSpec],
+    extra: &BTreeMap<String, String>,
+) -> PodTemplateSpec {
+    let mut labels = extra.clone();
+    labels.insert("app".into(), app.into());
+    PodTemplateSpec {
+        metadata: ObjectMeta {
+            labels,
+            ..ObjectMeta::default()
+        },
+        spec: PodSpec {
+            service_account_name: service_account.into(),
+            containers: vec![Container {
+                name: app.into(),
+                image: format!("{app}:sim"),
+                ports: ports
+                    .iter()
+                    .map(|p| ContainerPort {
+                        name: p.name.clone().unwrap_or_default(),
+                        container_port: i32::from(p.target_port),
+                        protocol: protocol(&p.protocol),
+                    })
+                    .collect(),
+            }],
+            ..PodSpec::default()
+        },
+    }
+}
+
+fn app_selector(app: &str) -> LabelSelector {
+    let mut s = LabelSelector::default();
+    s.match_labels.insert("app".into(), app.into());
+    s
+}
+
+fn export_labels(
+    export: Export,
+    federated: bool,
+    labels: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut l = labels.clone();
+    match export {
+        Export::Gateway => {
+            l.insert(LABEL_EXPORTED.into(), "true".into());
+        }
+        Export::RemoteDiscovery => {
+            l.insert(LABEL_EXPORTED.into(), "remote-discovery".into());
+        }
+        Export::None => {}
+    }
+    if federated {
+        l.insert(LABEL_FEDERATED.into(), "member".into());
+    }
+    l
+}
+
+/// The Link resource `link` as link-gen would write it in the source cluster.
+pub fn link_object(
+    scenario: &Scenario,
+    link: &ScenarioLink,
+    gateway_ip: &str,
+    gateway_identity: &str,
+) -> Link {
+    let target = scenario.cluster(&link.to);
+    let parse = |s: &Option<String>| s.as_deref().and_then(|s| LabelSelector::parse(s).ok());
+    let mut spec = LinkSpec {
+        target_cluster_name: link.name.clone(),
+        target_cluster_domain: target
+            .map(|c| c.domain.clone())
+            .unwrap_or_else(|| "cluster.local".into()),
+        excluded_labels: link.excluded_labels.clone(),
+        excluded_annotations: link.excluded_annotations.clone(),
+        remote_discovery_selector: parse(&link.remote_discovery_selector),
+        federated_service_selector: parse(&link.federated_selector),
+        ..LinkSpec::default()
+    };
+    if link.gateway {
+        spec.gateway_address = gateway_ip.into();
+        spec.gateway_port = "4143".into();
+        spec.gateway_identity = gateway_identity.into();
+        spec.selector = parse(&link.selector);
+        spec.probe_spec = ProbeSpec {
+            path: link.probe.path.clone(),
+            port: "4191".into(),
+            period: link.probe.period.to_string(),
+            timeout: link.probe.timeout.to_string(),
+            failure_threshold: link.probe.failure_threshold.to_string(),
+        };
+    }
+    Link {
+        metadata: ObjectMeta::named(MC_NAMESPACE, &link.name),
+        spec,
+        ..Link::default()
+    }
+    .with_defaults()
+}
+
+/// Every object cluster `cluster` starts with (beyond the API server's own namespaces).
+pub fn initial_objects(
+    scenario: &Scenario,
+    cluster: usize,
+    gateway_ips: &[String],
+    gateway_identity: &dyn Fn(usize) -> String,
+) -> Vec<Object> {
+    let me = &scenario.clusters[cluster];
+    let mut out: Vec<Object> = Vec::new();
+    let mut namespaces: BTreeSet<String> = BTreeSet::new();
+    namespaces.insert(MC_NAMESPACE.into());
+    for n in scenario.namespaces.iter().filter(|n| n.cluster == me.name) {
+        namespaces.insert(n.name.clone());
+    }
+    for s in scenario.services.iter().filter(|s| s.cluster == me.name) {
+        namespaces.insert(s.namespace.clone());
+    }
+    for s in scenario
+        .statefulsets
+        .iter()
+        .filter(|s| s.cluster == me.name)
+    {
+        namespaces.insert(s.namespace.clone());
+    }
+    for d in scenario.deployments.iter().filter(|d| d.cluster == me.name) {
+        namespaces.insert(d.namespace.clone());
+    }
+    for ns in &namespaces {
+        if !matches!(ns.as_str(), "default" | "kube-system" | "kube-public") {
+            out.push(Namespace::new(ns).into());
+        }
+    }
+
+    for s in scenario.services.iter().filter(|s| s.cluster == me.name) {
+        let mut spec = ServiceSpec {
+            ports: service_ports(&s.ports),
+            ..ServiceSpec::default()
+        };
+        spec.selector.insert("app".into(), s.name.clone());
+        if s.headless {
+            spec.cluster_ip = "None".into();
+        }
+        let mut m = meta(
+            &s.namespace,
+            &s.name,
+            export_labels(s.export, s.federated, &s.labels),
+        );
+        m.annotations = s.annotations.clone();
+        out.push(
+            Service {
+                metadata: m,
+                spec,
+                ..Service::default()
+            }
+            .into(),
+        );
+        if s.replicas > 0 {
+            let app_labels = BTreeMap::from([("app".to_string(), s.name.clone())]);
+            out.push(
+                Deployment {
+                    metadata: meta(&s.namespace, &s.name, app_labels),
+                    spec: DeploymentSpec {
+                        replicas: s.replicas as i32,
+                        selector: app_selector(&s.name),
+                        template: pod_template(
+                            &s.name,
+                            &s.service_account,
+                            &s.ports,
+                            &BTreeMap::new(),
+                        ),
+                    },
+                    ..Deployment::default()
+                }
+                .into(),
+            );
+        }
+    }
+    for s in scenario
+        .statefulsets
+        .iter()
+        .filter(|s| s.cluster == me.name)
+    {
+        let mut spec = ServiceSpec {
+            ports: service_ports(&s.ports),
+            cluster_ip: "None".into(),
+            ..ServiceSpec::default()
+        };
+        spec.selector.insert("app".into(), s.name.clone());
+        out.push(
+            Service {
+                metadata: meta(
+                    &s.namespace,
+                    &s.service,
+                    export_labels(s.export, false, &s.labels),
+                ),
+                spec,
+                ..Service::default()
+            }
+            .into(),
+        );
+        out.push(
+            StatefulSet {
+                metadata: meta(
+                    &s.namespace,
+                    &s.name,
+                    BTreeMap::from([("app".to_string(), s.name.clone())]),
+                ),
+                spec: StatefulSetSpec {
+                    replicas: s.replicas as i32,
+                    service_name: s.service.clone(),
+                    selector: app_selector(&s.name),
+                    template: pod_template(&s.name, &s.service_account, &s.ports, &BTreeMap::new()),
+                    ..StatefulSetSpec::default()
+                },
+                ..StatefulSet::default()
+            }
+            .into(),
+        );
+    }
+    for d in scenario.deployments.iter().filter(|d| d.cluster == me.name) {
+        out.push(
+            Deployment {
+                metadata: meta(
+                    &d.namespace,
+                    &d.name,
+                    BTreeMap::from([("app".to_string(), d.name.clone())]),
+                ),
+                spec: DeploymentSpec {
+                    replicas: d.replicas as i32,
+                    selector: app_selector(&d.name),
+                    template: pod_template(&d.name, &d.service_account, &[], &d.labels),
+                },
+                ..Deployment::default()
+            }
+            .into(),
+        );
+    }
+
+    // The gateway Service (LoadBalancer with the gateway address as its ingress).
+    if me.gateway {
+        let mut m = meta(
+            MC_NAMESPACE,
+            "linkerd-gateway",
+            BTreeMap::from([("app".into(), "linkerd-gateway".into())]),
+        );
+        m.annotations.insert(
+            "mirror.linkerd.io/gateway-identity".into(),
+            gateway_identity(cluster),
+        );
+        m.annotations
+            .insert("mirror.linkerd.io/probe-period".into(), "3".into());
+        m.annotations
+            .insert("mirror.linkerd.io/probe-path".into(), "/ready".into());
+        m.annotations.insert(
+            "mirror.linkerd.io/multicluster-gateway".into(),
+            "true".into(),
+        );
+        let port = |name: &str, p: i32| ServicePort {
+            name: name.into(),
+            port: p,
+            target_port: Some(IntOrString::Int(p)),
+            ..ServicePort::default()
+        };
+        let mut spec = ServiceSpec {
+            type_: ServiceType::LoadBalancer,
+            ports: vec![port("mc-gateway", 4143), port("mc-probe", 4191)],
+            ..ServiceSpec::default()
+        };
+        spec.selector.insert("app".into(), "linkerd-gateway".into());
+        out.push(
+            Service {
+                metadata: m,
+                spec,
+                ..Service::default()
+            }
+            .into(),
+        );
+    }
+
+    // Links in this (source) cluster, with their credentials.
+    for l in scenario
+        .links
+        .iter()
+        .filter(|l| l.from == me.name && l.at.is_zero())
+    {
+        let target = scenario
+            .clusters
+            .iter()
+            .position(|c| c.name == l.to)
+            .unwrap_or(0);
+        let link = link_object(scenario, l, &gateway_ips[target], &gateway_identity(target));
+        let mut secret = Secret {
+            metadata: ObjectMeta::named(MC_NAMESPACE, &link.spec.cluster_credentials_secret),
+            ..Secret::default()
+        };
+        secret.type_ = "mirror.linkerd.io/remote-kubeconfig".into();
+        secret.string_data.insert(
+            "kubeconfig".into(),
+            format!("# simulated kubeconfig for cluster {}\n", l.to),
+        );
+        out.push(secret.into());
+        out.push(link.into());
+    }
+    out
+}
