@@ -98,6 +98,7 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
             }
         }
     }
+    let traffic = crate::check::traffic::rows(&world, end);
     let results = checker.finish(&world, end);
     let report = Report {
         scenario: scenario.name.clone(),
@@ -125,7 +126,7 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
             .collect(),
         checks: results,
         convergence: Vec::new(),
-        traffic: Vec::new(),
+        traffic,
     };
     let dumps = if options.dump {
         world

@@ -3,6 +3,10 @@
 //! (liveness checks, evaluated after faults heal and a quiet period). Checks never change the
 //! run: the trace hash is the same with checks on and off.
 
+pub mod failure_domains;
+pub mod safety;
+pub mod traffic;
+
 use crate::sim::SimTime;
 use crate::world::{Observation, World};
 use serde::Serialize;
@@ -92,8 +96,19 @@ impl Checker {
 }
 
 /// The checks that apply to a scenario.
-pub fn checks_for(_world: &World) -> Vec<Box<dyn Check>> {
-    vec![Box::new(FaultsFired)]
+pub fn checks_for(world: &World) -> Vec<Box<dyn Check>> {
+    let spec = &world.scenario.checks;
+    let mut checks: Vec<Box<dyn Check>> = vec![Box::new(FaultsFired)];
+    if spec.safety || spec.identity {
+        checks.push(Box::new(safety::UntrustedAccept::default()));
+    }
+    if spec.safety {
+        checks.push(Box::new(safety::WrongPod::default()));
+    }
+    if let Some(tolerance) = spec.failure_domain_tolerance {
+        checks.push(Box::new(failure_domains::FailureDomains { tolerance }));
+    }
+    checks
 }
 
 /// Proves that every scripted fault fired (and healed when it had a duration): a fault

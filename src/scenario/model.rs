@@ -265,6 +265,24 @@ impl FaultKind {
         }
     }
 
+    /// Whether traffic from cluster `a` to cluster `b` (possibly `a == b`) crosses this fault:
+    /// a partition affects a pair whose ends sit in different groups (in the cut direction for
+    /// a one-way partition); a path fault affects the pair on its two ends; every other fault
+    /// affects each pair that includes its cluster.
+    pub fn affects_pair(&self, a: &str, b: &str) -> bool {
+        let group_of = |groups: &[Vec<String>], c: &str| groups.iter().position(|g| g.iter().any(|x| x == c));
+        match self {
+            FaultKind::Partition { groups, one_way, .. } => match (group_of(groups, a), group_of(groups, b)) {
+                (Some(ga), Some(gb)) if ga != gb => !*one_way || ga == 0 || gb == 0,
+                _ => false,
+            },
+            FaultKind::SlowPath { a: x, b: y, .. } | FaultKind::LossyPath { a: x, b: y, .. } => {
+                (a == x && b == y) || (a == y && b == x)
+            }
+            _ => self.clusters().iter().any(|c| c == a || c == b),
+        }
+    }
+
     /// Clusters directly involved in this fault (for the failure-domain check).
     pub fn clusters(&self) -> Vec<String> {
         match self {
