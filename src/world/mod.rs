@@ -10,7 +10,6 @@ pub mod network;
 pub mod observe;
 pub mod transport;
 
-
 use crate::net::fault::FaultId;
 use crate::net::topology::{NodeId, Topology};
 use crate::scenario::{FaultKind, Scenario};
@@ -66,7 +65,9 @@ impl World {
         let mut scratch = built.topology.clone();
         for f in &scenario.faults {
             for overlay in network::overlays(&f.kind, &built.nodes) {
-                scratch.add_fault(overlay).map_err(|e| format!("fault {}: {e}", describe_fault(&f.kind)))?;
+                scratch
+                    .add_fault(overlay)
+                    .map_err(|e| format!("fault {}: {e}", describe_fault(&f.kind)))?;
             }
         }
         let mut nodes = Vec::new();
@@ -168,7 +169,12 @@ impl World {
 
 impl World {
     fn paths_changed(&mut self, ctx: &mut Ctx<'_, Msg>) {
-        let mut env = NetEnv { ctx, topology: &self.topology, placement: &self.placement, down: &self.down };
+        let mut env = NetEnv {
+            ctx,
+            topology: &self.topology,
+            placement: &self.placement,
+            down: &self.down,
+        };
         self.transport.on_paths_changed(&mut env);
     }
 
@@ -191,7 +197,12 @@ impl crate::sim::World<Msg> for World {
                 // Transport bookkeeping happens even for a down component (a SYN to a dead
                 // process is refused); only the resulting event is withheld from it.
                 let event = {
-                    let mut env = NetEnv { ctx, topology: &self.topology, placement: &self.placement, down: &self.down };
+                    let mut env = NetEnv {
+                        ctx,
+                        topology: &self.topology,
+                        placement: &self.placement,
+                        down: &self.down,
+                    };
                     self.transport.on_net(&mut env, to, net)
                 };
                 if let Some(event) = event

@@ -3,10 +3,10 @@
 //! One closed enum, grouped by protocol. Each variant has a stable `kind` name and a stable
 //! digest (hashed into the trace); large payloads are behind `Arc`/`Box` so the queue stays small.
 
-use crate::sim::hash::{StableHasher, digest};
-use crate::sim::trace::Message;
 use super::transport::{CloseReason, ConnId, Side};
 use crate::identity::Flight;
+use crate::sim::hash::{StableHasher, digest};
+use crate::sim::trace::Message;
 use std::hash::{Hash, Hasher};
 
 /// Index of a fault in the scenario's (sorted) fault list.
@@ -24,14 +24,34 @@ pub enum FaultMsg {
 /// component a [`super::transport::ConnEvent`].
 #[derive(Clone, Debug)]
 pub enum NetMsg {
-    Syn { conn: ConnId },
-    SynAck { conn: ConnId },
-    Refused { conn: ConnId },
-    ConnectTimeout { conn: ConnId },
-    Data { conn: ConnId, to: Side, payload: Payload },
-    Fin { conn: ConnId },
-    Closed { conn: ConnId, reason: CloseReason },
-    KeepaliveCheck { conn: ConnId, generation: u64 },
+    Syn {
+        conn: ConnId,
+    },
+    SynAck {
+        conn: ConnId,
+    },
+    Refused {
+        conn: ConnId,
+    },
+    ConnectTimeout {
+        conn: ConnId,
+    },
+    Data {
+        conn: ConnId,
+        to: Side,
+        payload: Payload,
+    },
+    Fin {
+        conn: ConnId,
+    },
+    Closed {
+        conn: ConnId,
+        reason: CloseReason,
+    },
+    KeepaliveCheck {
+        conn: ConnId,
+        generation: u64,
+    },
 }
 
 /// What travels on a connection.

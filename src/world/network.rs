@@ -40,40 +40,70 @@ pub fn build(scenario: &Scenario) -> Result<BuiltNetwork, String> {
         clusters.push(id);
     }
     for n in &scenario.networks {
-        let id = topology.add_network(n, kind_of(n)).map_err(|e| e.to_string())?;
+        let id = topology
+            .add_network(n, kind_of(n))
+            .map_err(|e| e.to_string())?;
         nodes.insert(n.clone(), id);
     }
     for c in &scenario.clusters {
         if let Some(n) = &c.network {
             topology
-                .set_path(nodes[&c.name], nodes[n], PathSpec::latency(SimDuration::from_millis(1)))
+                .set_path(
+                    nodes[&c.name],
+                    nodes[n],
+                    PathSpec::latency(SimDuration::from_millis(1)),
+                )
                 .map_err(|e| e.to_string())?;
         }
     }
     if scenario.paths.is_empty() {
-        let internet = topology.add_network("internet", NetworkKind::Internet).map_err(|e| e.to_string())?;
+        let internet = topology
+            .add_network("internet", NetworkKind::Internet)
+            .map_err(|e| e.to_string())?;
         nodes.insert("internet".into(), internet);
         for &c in &clusters {
-            let spec = PathSpec { jitter: SimDuration::from_millis(2), ..PathSpec::latency(SimDuration::from_millis(10)) };
-            topology.set_path(c, internet, spec).map_err(|e| e.to_string())?;
+            let spec = PathSpec {
+                jitter: SimDuration::from_millis(2),
+                ..PathSpec::latency(SimDuration::from_millis(10))
+            };
+            topology
+                .set_path(c, internet, spec)
+                .map_err(|e| e.to_string())?;
         }
     }
     for p in &scenario.paths {
-        let spec = PathSpec { latency: p.latency, jitter: p.jitter, loss: p.loss, bandwidth_bytes_per_sec: p.bandwidth };
-        topology.set_path(nodes[&p.a], nodes[&p.b], spec).map_err(|e| e.to_string())?;
+        let spec = PathSpec {
+            latency: p.latency,
+            jitter: p.jitter,
+            loss: p.loss,
+            bandwidth_bytes_per_sec: p.bandwidth,
+        };
+        topology
+            .set_path(nodes[&p.a], nodes[&p.b], spec)
+            .map_err(|e| e.to_string())?;
     }
     for group in &scenario.flat_networks {
         let ids: Vec<NodeId> = group.iter().map(|c| nodes[c]).collect();
         topology.declare_flat(&ids).map_err(|e| e.to_string())?;
     }
-    Ok(BuiltNetwork { topology, nodes, clusters })
+    Ok(BuiltNetwork {
+        topology,
+        nodes,
+        clusters,
+    })
 }
 
 /// The topology overlays a scenario fault adds (empty for faults that act on components).
 pub fn overlays(kind: &FaultKind, nodes: &BTreeMap<String, NodeId>) -> Vec<Fault> {
-    let ids = |names: &[String]| -> Vec<NodeId> { names.iter().filter_map(|n| nodes.get(n).copied()).collect() };
+    let ids = |names: &[String]| -> Vec<NodeId> {
+        names.iter().filter_map(|n| nodes.get(n).copied()).collect()
+    };
     match kind {
-        FaultKind::Partition { groups, one_way, mode } => {
+        FaultKind::Partition {
+            groups,
+            one_way,
+            mode,
+        } => {
             let mode = match mode {
                 PartitionMode::Drop => BlockMode::Drop,
                 PartitionMode::Reject => BlockMode::Reject,
@@ -85,22 +115,40 @@ pub fn overlays(kind: &FaultKind, nodes: &BTreeMap<String, NodeId>) -> Vec<Fault
                         continue;
                     }
                     let (a, b) = (ids(&groups[i]), ids(&groups[j]));
-                    out.push(if *one_way { Fault::partition_one_way(&a, &b, mode) } else { Fault::partition(&a, &b, mode) });
+                    out.push(if *one_way {
+                        Fault::partition_one_way(&a, &b, mode)
+                    } else {
+                        Fault::partition(&a, &b, mode)
+                    });
                 }
             }
             out
         }
-        FaultKind::ClusterDown(c) => nodes.get(c).map(|&n| vec![Fault::Down(n)]).unwrap_or_default(),
+        FaultKind::ClusterDown(c) => nodes
+            .get(c)
+            .map(|&n| vec![Fault::Down(n)])
+            .unwrap_or_default(),
         FaultKind::SlowPath { a, b, latency } => match (nodes.get(a), nodes.get(b)) {
             (Some(&a), Some(&b)) => vec![Fault::slow(a, b, *latency)],
             _ => Vec::new(),
         },
-        FaultKind::LossyPath { a, b, loss, duplicate, reorder } => match (nodes.get(a), nodes.get(b)) {
+        FaultKind::LossyPath {
+            a,
+            b,
+            loss,
+            duplicate,
+            reorder,
+        } => match (nodes.get(a), nodes.get(b)) {
             (Some(&a), Some(&b)) => vec![Fault::Degrade {
                 a,
                 b,
                 direction: Direction::Both,
-                degradation: Degradation { loss: *loss, duplicate: *duplicate, reorder: *reorder, ..Degradation::default() },
+                degradation: Degradation {
+                    loss: *loss,
+                    duplicate: *duplicate,
+                    reorder: *reorder,
+                    ..Degradation::default()
+                },
             }],
             _ => Vec::new(),
         },

@@ -69,12 +69,26 @@ pub enum CloseReason {
 #[derive(Clone, Debug)]
 pub enum ConnEvent {
     /// A new connection to this (server) component is established.
-    Accepted { conn: ConnId, peer: ComponentId },
+    Accepted {
+        conn: ConnId,
+        peer: ComponentId,
+    },
     /// This component's connection attempt succeeded.
-    Connected { conn: ConnId },
-    ConnectFailed { conn: ConnId, error: ConnectError },
-    Data { conn: ConnId, payload: Payload },
-    Closed { conn: ConnId, reason: CloseReason },
+    Connected {
+        conn: ConnId,
+    },
+    ConnectFailed {
+        conn: ConnId,
+        error: ConnectError,
+    },
+    Data {
+        conn: ConnId,
+        payload: Payload,
+    },
+    Closed {
+        conn: ConnId,
+        reason: CloseReason,
+    },
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -145,7 +159,11 @@ pub struct Transport {
 
 impl Transport {
     pub fn new(config: TransportConfig) -> Transport {
-        Transport { config, conns: BTreeMap::new(), next_id: 1 }
+        Transport {
+            config,
+            conns: BTreeMap::new(),
+            next_id: 1,
+        }
     }
 
     pub fn open_connections(&self) -> usize {
@@ -153,7 +171,9 @@ impl Transport {
     }
 
     pub fn is_open(&self, conn: ConnId) -> bool {
-        self.conns.get(&conn).is_some_and(|c| c.state == State::Established)
+        self.conns
+            .get(&conn)
+            .is_some_and(|c| c.state == State::Established)
     }
 
     pub fn peer(&self, conn: ConnId, me: Side) -> Option<ComponentId> {
@@ -161,10 +181,17 @@ impl Transport {
     }
 
     /// One-way delay for a message of `size` bytes from `from` to `to`, or why it cannot go.
-    fn one_way(env: &mut NetEnv<'_, '_>, from: NodeId, to: NodeId, rto_min: SimDuration) -> Result<SimDuration, PathState> {
+    fn one_way(
+        env: &mut NetEnv<'_, '_>,
+        from: NodeId,
+        to: NodeId,
+        rto_min: SimDuration,
+    ) -> Result<SimDuration, PathState> {
         match env.topology.path_state(from, to) {
             PathState::Up(m) => {
-                let mut delay = m.latency + env.ctx.schedule().jitter(m.jitter) + env.ctx.schedule().perturb_delay();
+                let mut delay = m.latency
+                    + env.ctx.schedule().jitter(m.jitter)
+                    + env.ctx.schedule().perturb_delay();
                 // Loss on a stream costs retransmissions, never a hole.
                 let mut rto = rto_min.max(m.latency.saturating_mul(2));
                 let mut tries = 0;
@@ -181,7 +208,12 @@ impl Transport {
 
     /// Opens a connection from `client` to `server`. The outcome arrives later as
     /// `Connected`/`ConnectFailed` for the client and `Accepted` for the server.
-    pub fn connect(&mut self, env: &mut NetEnv<'_, '_>, client: ComponentId, server: ComponentId) -> ConnId {
+    pub fn connect(
+        &mut self,
+        env: &mut NetEnv<'_, '_>,
+        client: ComponentId,
+        server: ComponentId,
+    ) -> ConnId {
         let id = ConnId(self.next_id);
         self.next_id += 1;
         let nodes = [env.node_of(client), env.node_of(server)];
@@ -200,11 +232,19 @@ impl Transport {
             Ok(d) => env.ctx.send(server, Msg::Net(NetMsg::Syn { conn: id }), d),
             Err(PathState::Blocked(crate::net::fault::BlockMode::Reject)) => {
                 // ICMP unreachable / RST from the firewall: back after about one hop.
-                env.ctx.send(client, Msg::Net(NetMsg::Refused { conn: id }), SimDuration::from_millis(1));
+                env.ctx.send(
+                    client,
+                    Msg::Net(NetMsg::Refused { conn: id }),
+                    SimDuration::from_millis(1),
+                );
             }
             Err(_) => {}
         }
-        env.ctx.send(client, Msg::Net(NetMsg::ConnectTimeout { conn: id }), self.config.connect_timeout);
+        env.ctx.send(
+            client,
+            Msg::Net(NetMsg::ConnectTimeout { conn: id }),
+            self.config.connect_timeout,
+        );
         id
     }
 
@@ -213,7 +253,9 @@ impl Transport {
     pub fn send(&mut self, env: &mut NetEnv<'_, '_>, conn: ConnId, from: Side, payload: Payload) {
         let rto_min = self.config.rto_min;
         let keepalive = self.config.keepalive_timeout;
-        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
         if c.state != State::Established {
             return;
         }
@@ -226,7 +268,11 @@ impl Transport {
             Ok(d) => {
                 let at = (env.ctx.now() + d).max(c.last_delivery[to.index()] + SimDuration(1));
                 c.last_delivery[to.index()] = at;
-                env.ctx.send_at(c.ends[to.index()], Msg::Net(NetMsg::Data { conn, to, payload }), at);
+                env.ctx.send_at(
+                    c.ends[to.index()],
+                    Msg::Net(NetMsg::Data { conn, to, payload }),
+                    at,
+                );
             }
             Err(PathState::Blocked(crate::net::fault::BlockMode::Reject)) => {
                 let ends = c.ends;
@@ -235,10 +281,16 @@ impl Transport {
             }
             Err(_) => {
                 c.stall_generation += 1;
-                c.stall = Some(Stall { buffered: vec![(from, payload)] });
+                c.stall = Some(Stall {
+                    buffered: vec![(from, payload)],
+                });
                 let generation = c.stall_generation;
                 let client = c.ends[0];
-                env.ctx.send(client, Msg::Net(NetMsg::KeepaliveCheck { conn, generation }), keepalive);
+                env.ctx.send(
+                    client,
+                    Msg::Net(NetMsg::KeepaliveCheck { conn, generation }),
+                    keepalive,
+                );
             }
         }
     }
@@ -246,25 +298,46 @@ impl Transport {
     /// Closes `conn` gracefully from side `by`; the peer sees `Closed(PeerClosed)` after the
     /// path delay (or at its keepalive timeout if the path is broken).
     pub fn close(&mut self, env: &mut NetEnv<'_, '_>, conn: ConnId, by: Side) {
-        let Some(c) = self.conns.remove(&conn) else { return };
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
         let peer = c.ends[by.other().index()];
         if c.state == State::Established
-            && let Ok(d) = Self::one_way(env, c.nodes[by.index()], c.nodes[by.other().index()], self.config.rto_min)
+            && let Ok(d) = Self::one_way(
+                env,
+                c.nodes[by.index()],
+                c.nodes[by.other().index()],
+                self.config.rto_min,
+            )
         {
             let at = (env.ctx.now() + d).max(c.last_delivery[by.other().index()] + SimDuration(1));
             env.ctx.send_at(peer, Msg::Net(NetMsg::Fin { conn }), at);
         }
     }
 
-    fn notify_closed(env: &mut NetEnv<'_, '_>, conn: ConnId, ends: [ComponentId; 2], reason: CloseReason) {
+    fn notify_closed(
+        env: &mut NetEnv<'_, '_>,
+        conn: ConnId,
+        ends: [ComponentId; 2],
+        reason: CloseReason,
+    ) {
         for end in ends {
-            env.ctx.send(end, Msg::Net(NetMsg::Closed { conn, reason }), SimDuration::from_micros(1));
+            env.ctx.send(
+                end,
+                Msg::Net(NetMsg::Closed { conn, reason }),
+                SimDuration::from_micros(1),
+            );
         }
     }
 
     /// Handles a transport message addressed to component `to`; returns the event (if any) the
     /// component should see.
-    pub fn on_net(&mut self, env: &mut NetEnv<'_, '_>, to: ComponentId, msg: NetMsg) -> Option<ConnEvent> {
+    pub fn on_net(
+        &mut self,
+        env: &mut NetEnv<'_, '_>,
+        to: ComponentId,
+        msg: NetMsg,
+    ) -> Option<ConnEvent> {
         match msg {
             NetMsg::Syn { conn } => {
                 let c = self.conns.get_mut(&conn)?;
@@ -288,7 +361,8 @@ impl Transport {
                         c.state = State::Established;
                         let at = env.ctx.now() + d;
                         c.last_delivery[0] = at;
-                        env.ctx.send_at(client, Msg::Net(NetMsg::SynAck { conn }), at);
+                        env.ctx
+                            .send_at(client, Msg::Net(NetMsg::SynAck { conn }), at);
                         Some(ConnEvent::Accepted { conn, peer: client })
                     }
                     Err(_) => None, // SYN-ACK lost: the client times out
@@ -304,7 +378,10 @@ impl Transport {
                     return None;
                 }
                 self.conns.remove(&conn);
-                Some(ConnEvent::ConnectFailed { conn, error: ConnectError::Refused })
+                Some(ConnEvent::ConnectFailed {
+                    conn,
+                    error: ConnectError::Refused,
+                })
             }
             NetMsg::ConnectTimeout { conn } => {
                 let c = self.conns.get(&conn)?;
@@ -312,13 +389,23 @@ impl Transport {
                     return None;
                 }
                 self.conns.remove(&conn);
-                Some(ConnEvent::ConnectFailed { conn, error: ConnectError::Timeout })
+                Some(ConnEvent::ConnectFailed {
+                    conn,
+                    error: ConnectError::Timeout,
+                })
             }
-            NetMsg::Data { conn, to: _, payload } => {
+            NetMsg::Data {
+                conn,
+                to: _,
+                payload,
+            } => {
                 // Data can still arrive after a local close; the component ignores unknown conns.
                 Some(ConnEvent::Data { conn, payload })
             }
-            NetMsg::Fin { conn } => Some(ConnEvent::Closed { conn, reason: CloseReason::PeerClosed }),
+            NetMsg::Fin { conn } => Some(ConnEvent::Closed {
+                conn,
+                reason: CloseReason::PeerClosed,
+            }),
             NetMsg::Closed { conn, reason } => Some(ConnEvent::Closed { conn, reason }),
             NetMsg::KeepaliveCheck { conn, generation } => {
                 let c = self.conns.get(&conn)?;
@@ -329,10 +416,20 @@ impl Transport {
                 self.conns.remove(&conn);
                 for end in ends {
                     if end != to {
-                        env.ctx.send(end, Msg::Net(NetMsg::Closed { conn, reason: CloseReason::Timeout }), SimDuration(1));
+                        env.ctx.send(
+                            end,
+                            Msg::Net(NetMsg::Closed {
+                                conn,
+                                reason: CloseReason::Timeout,
+                            }),
+                            SimDuration(1),
+                        );
                     }
                 }
-                Some(ConnEvent::Closed { conn, reason: CloseReason::Timeout })
+                Some(ConnEvent::Closed {
+                    conn,
+                    reason: CloseReason::Timeout,
+                })
             }
         }
     }
@@ -343,13 +440,17 @@ impl Transport {
     pub fn on_paths_changed(&mut self, env: &mut NetEnv<'_, '_>) {
         let ids: Vec<ConnId> = self.conns.keys().copied().collect();
         for id in ids {
-            let Some(c) = self.conns.get_mut(&id) else { continue };
+            let Some(c) = self.conns.get_mut(&id) else {
+                continue;
+            };
             if c.state != State::Established {
                 continue;
             }
             let fwd = env.topology.path_state(c.nodes[0], c.nodes[1]);
             let back = env.topology.path_state(c.nodes[1], c.nodes[0]);
-            let reject = |s: &PathState| matches!(s, PathState::Blocked(crate::net::fault::BlockMode::Reject));
+            let reject = |s: &PathState| {
+                matches!(s, PathState::Blocked(crate::net::fault::BlockMode::Reject))
+            };
             if reject(&fwd) || reject(&back) {
                 let ends = c.ends;
                 self.conns.remove(&id);
@@ -361,12 +462,17 @@ impl Transport {
             match (&c.stall, up) {
                 (None, false) => {
                     c.stall_generation += 1;
-                    c.stall = Some(Stall { buffered: Vec::new() });
+                    c.stall = Some(Stall {
+                        buffered: Vec::new(),
+                    });
                     let generation = c.stall_generation;
                     let client = c.ends[0];
                     env.ctx.send(
                         client,
-                        Msg::Net(NetMsg::KeepaliveCheck { conn: id, generation }),
+                        Msg::Net(NetMsg::KeepaliveCheck {
+                            conn: id,
+                            generation,
+                        }),
                         self.config.keepalive_timeout,
                     );
                 }
@@ -384,20 +490,50 @@ impl Transport {
     /// A component's process died (host still up): its connections are reset, and the peers see
     /// `Closed(Reset)` after the path delay (or time out if the path is broken).
     pub fn on_component_down(&mut self, env: &mut NetEnv<'_, '_>, comp: ComponentId) {
-        let ids: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.ends.contains(&comp)).map(|(id, _)| *id).collect();
+        let ids: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.ends.contains(&comp))
+            .map(|(id, _)| *id)
+            .collect();
         for id in ids {
-            let Some(c) = self.conns.remove(&id) else { continue };
-            let me = if c.ends[0] == comp { Side::Client } else { Side::Server };
+            let Some(c) = self.conns.remove(&id) else {
+                continue;
+            };
+            let me = if c.ends[0] == comp {
+                Side::Client
+            } else {
+                Side::Server
+            };
             let peer = c.ends[me.other().index()];
             if c.state == State::Established
-                && let Ok(d) = Self::one_way(env, c.nodes[me.index()], c.nodes[me.other().index()], self.config.rto_min)
+                && let Ok(d) = Self::one_way(
+                    env,
+                    c.nodes[me.index()],
+                    c.nodes[me.other().index()],
+                    self.config.rto_min,
+                )
             {
-                env.ctx.send(peer, Msg::Net(NetMsg::Closed { conn: id, reason: CloseReason::Reset }), d);
+                env.ctx.send(
+                    peer,
+                    Msg::Net(NetMsg::Closed {
+                        conn: id,
+                        reason: CloseReason::Reset,
+                    }),
+                    d,
+                );
             }
             // Otherwise the peer learns at its keepalive timeout (the stall is tracked by the
             // peer's own connections, which we just dropped): tell it at the timeout.
             else if c.state == State::Established {
-                env.ctx.send(peer, Msg::Net(NetMsg::Closed { conn: id, reason: CloseReason::Timeout }), self.config.keepalive_timeout);
+                env.ctx.send(
+                    peer,
+                    Msg::Net(NetMsg::Closed {
+                        conn: id,
+                        reason: CloseReason::Timeout,
+                    }),
+                    self.config.keepalive_timeout,
+                );
             }
         }
     }
@@ -405,9 +541,16 @@ impl Transport {
     /// A whole host (cluster) went down: its components lose their connections without a word;
     /// peers elsewhere stall and time out.
     pub fn on_host_down(&mut self, env: &mut NetEnv<'_, '_>, node: NodeId) {
-        let ids: Vec<ConnId> = self.conns.iter().filter(|(_, c)| c.nodes.contains(&node)).map(|(id, _)| *id).collect();
+        let ids: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.nodes.contains(&node))
+            .map(|(id, _)| *id)
+            .collect();
         for id in ids {
-            let Some(c) = self.conns.get(&id) else { continue };
+            let Some(c) = self.conns.get(&id) else {
+                continue;
+            };
             if c.nodes[0] == node && c.nodes[1] == node {
                 self.conns.remove(&id);
             }
