@@ -5,6 +5,7 @@ pub mod check;
 pub mod cli;
 pub mod identity;
 pub mod k8s;
+pub mod multicluster;
 pub mod net;
 pub mod quirks;
 pub mod report;

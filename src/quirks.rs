@@ -7,6 +7,25 @@
 //!
 //! A name is added here in the same change that implements it.
 
-pub const FIX_NAMES: &[&str] = &[];
+pub const FIX_NAMES: &[&str] = &[
+    // Service mirror (`crate::multicluster::Fix`).
+    "update-checks-empty-endpoints",
+    "headless-update-keeps-root",
+    "probe-starts-alive",
+    "unexport-checks-ownership",
+    "export-cleanup-checks-ownership",
+    "headless-export-status",
+    "headless-root-always-ready",
+    "headless-create-uses-hostname",
+    "headless-empty-waits",
+    "headless-missing-namespace-skips",
+    "headless-remote-discovery-mirrors",
+    "export-also-joins-federated",
+    "repair-skips-unchanged",
+];
 
-pub const BREAKAGE_NAMES: &[&str] = &[];
+pub const BREAKAGE_NAMES: &[&str] = &[
+    // Service mirror (`crate::multicluster::Breakage`).
+    "mirror-touches-foreign",
+    "endpoints-before-service",
+];

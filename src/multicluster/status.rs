@@ -1,0 +1,179 @@
+//! Link status writes (spec §2.2): one entry per remote Service in `status.mirrorServices` or
+//! `status.federatedServices`, each holding exactly one `Mirrored` condition that is replaced
+//! on every write; entries are removed on unexport/leave.
+//!
+//! Owns: building conditions and the GET Link + JSON merge-patch of `status` through the
+//! status subresource. Inputs: the handler env. Outputs: two API calls per write; failures are
+//! only logged ("Failed to update link status"). Must not touch: mirror objects. The local
+//! mirror (empty target cluster name) never writes status.
+
+use super::config::LinkConfig;
+use super::env::HandlerEnv;
+use super::names::STATUS_CONTROLLER_NAME;
+use crate::k8s::api::Subresource;
+use crate::k8s::objects::{Kind, LinkCondition, LinkServiceStatus, ObjectKey, TypedRef, rfc3339};
+use crate::k8s::{Request, Response};
+use crate::sim::SimTime;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Section {
+    Mirror,
+    Federated,
+}
+
+impl Section {
+    fn field(self) -> &'static str {
+        match self {
+            Section::Mirror => "mirrorServices",
+            Section::Federated => "federatedServices",
+        }
+    }
+}
+
+pub(super) const REASON_MIRRORED: &str = "Mirrored";
+pub(super) const REASON_INVALID_SERVICE: &str = "InvalidService";
+pub(super) const REASON_ERROR: &str = "Error";
+pub(super) const REASON_MISSING_NAMESPACE: &str = "MissingNamespace";
+
+fn service_ref(namespace: &str, name: &str) -> TypedRef {
+    TypedRef {
+        group: String::new(),
+        kind: "Service".to_string(),
+        name: name.to_string(),
+        namespace: namespace.to_string(),
+    }
+}
+
+/// `mirrorStatusCondition`: type `Mirrored`, status `True`/`False`, `lastTransitionTime=now`,
+/// `localRef` when given (on success).
+pub(super) fn condition(
+    now: SimTime,
+    success: bool,
+    reason: &str,
+    message: &str,
+    local_ref: Option<(&str, &str)>,
+) -> LinkCondition {
+    LinkCondition {
+        type_: "Mirrored".to_string(),
+        status: if success { "True" } else { "False" }.to_string(),
+        reason: reason.to_string(),
+        message: message.to_string(),
+        last_transition_time: Some(rfc3339(now)),
+        local_ref: local_ref.map(|(ns, name)| service_ref(ns, name)),
+    }
+}
+
+/// Replaces (or adds) the entry for `namespace/remote_name` with one holding `cond`.
+pub(super) fn update(
+    cfg: &LinkConfig,
+    env: &mut HandlerEnv,
+    section: Section,
+    remote_name: &str,
+    namespace: &str,
+    cond: LinkCondition,
+) {
+    write(cfg, env, section, remote_name, namespace, Some(cond));
+}
+
+/// Removes the entry for `namespace/remote_name`.
+pub(super) fn delete(
+    cfg: &LinkConfig,
+    env: &mut HandlerEnv,
+    section: Section,
+    remote_name: &str,
+    namespace: &str,
+) {
+    write(cfg, env, section, remote_name, namespace, None);
+}
+
+fn write(
+    cfg: &LinkConfig,
+    env: &mut HandlerEnv,
+    section: Section,
+    remote_name: &str,
+    namespace: &str,
+    cond: Option<LinkCondition>,
+) {
+    if cfg.is_local_mirror() {
+        return;
+    }
+    let key = ObjectKey::new(
+        Kind::Link,
+        &cfg.link.metadata.namespace,
+        &cfg.link.metadata.name,
+    );
+    let link = match env.api.call(Request::Get { key: key.clone() }) {
+        Ok(Response::Object(o)) => match o.as_link() {
+            Some(l) => l.clone(),
+            None => {
+                env.log.push(format!(
+                    "error: Failed to update link status: {key} is not a Link"
+                ));
+                return;
+            }
+        },
+        Ok(other) => {
+            env.log.push(format!(
+                "error: Failed to update link status: unexpected response {other:?}"
+            ));
+            return;
+        }
+        Err(st) => {
+            env.log.push(format!(
+                "error: Failed to update link status: {}",
+                st.message
+            ));
+            return;
+        }
+    };
+    let current = match section {
+        Section::Mirror => &link.status.mirror_services,
+        Section::Federated => &link.status.federated_services,
+    };
+    let is_entry = |s: &LinkServiceStatus| {
+        s.remote_ref.name == remote_name && s.remote_ref.namespace == namespace
+    };
+    let mut entries: Vec<LinkServiceStatus> = Vec::with_capacity(current.len() + 1);
+    match cond {
+        Some(cond) => {
+            let mut found = false;
+            for s in current {
+                let mut s = s.clone();
+                if is_entry(&s) {
+                    found = true;
+                    s.conditions = vec![cond.clone()];
+                }
+                entries.push(s);
+            }
+            if !found {
+                entries.push(LinkServiceStatus {
+                    controller_name: STATUS_CONTROLLER_NAME.to_string(),
+                    remote_ref: service_ref(namespace, remote_name),
+                    conditions: vec![cond],
+                });
+            }
+        }
+        None => entries.extend(current.iter().filter(|s| !is_entry(s)).cloned()),
+    }
+    let list = match serde_json::to_value(&entries) {
+        Ok(v) => v,
+        Err(e) => {
+            env.log
+                .push(format!("error: Failed to update link status: {e}"));
+            return;
+        }
+    };
+    let mut status = serde_json::Map::new();
+    status.insert(section.field().to_string(), list);
+    let patch = serde_json::json!({ "status": serde_json::Value::Object(status) });
+    if let Err(st) = env.api.call(Request::Patch {
+        key,
+        subresource: Subresource::Status,
+        patch,
+    }) {
+        env.log.push(format!(
+            "error: Failed to update link status: {}",
+            st.message
+        ));
+    }
+}
