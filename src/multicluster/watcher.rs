@@ -681,6 +681,8 @@ impl ClusterWatcher {
                     ANN_REMOTE_GATEWAY_IDENTITY.to_string(),
                     self.cfg.link.spec.gateway_identity.clone(),
                 );
+                // Labels follow the Service's (propagated to Endpoints since #13583).
+                eps.metadata.labels = self.mirror_labels(remote);
                 if let Err(msg) = self.update_mirror_endpoints(eps, env) {
                     fail(self, env, "endpoints", msg.clone());
                     return Err(HandlerError::retryable(msg));
