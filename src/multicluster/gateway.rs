@@ -162,13 +162,11 @@ impl ClusterWatcher {
             );
         }
         if let Err(msg) = self.create_mirror_endpoints(ep, env) {
-            let ours = env
-                .local
-                .get_by(Kind::Service, ns, &local_name)
-                .is_none_or(|s| self.owns(s));
-            if (ours || !self.cfg.fixes.has(Fix::ExportCleanupChecksOwnership))
-                && let Err(st) = api_delete(env, Kind::Service, ns, &local_name)
-            {
+            // The fix reads the Service from the API (the lister may not know a user's
+            // Service yet) and deletes it only if it carries this link's mirror labels.
+            let ours = !self.cfg.fixes.has(Fix::ExportCleanupChecksOwnership)
+                || matches!(api_get(env, Kind::Service, ns, &local_name), Ok(Some(s)) if self.owns(&s));
+            if ours && let Err(st) = api_delete(env, Kind::Service, ns, &local_name) {
                 self.log(
                     env,
                     "error",

@@ -168,6 +168,8 @@ impl ClusterWatcher {
             MirrorEvent::OnAddEndpointsCalled(o) | MirrorEvent::OnUpdateEndpointsCalled(o) => {
                 self.handle_create_or_update_endpoints(o, env)
             }
+            // Linkerd only ever enqueues repairs for a Link with a gateway address.
+            MirrorEvent::RepairEndpoints if !self.has_gateway() => Ok(()),
             MirrorEvent::RepairEndpoints => self.repair_endpoints(env),
             MirrorEvent::OrphanedServicesGcTriggered => self.cleanup_orphaned_services(env),
             MirrorEvent::OnLocalNamespaceAdded(o) => self.handle_local_namespace_added(o, env),
@@ -681,6 +683,8 @@ impl ClusterWatcher {
                     ANN_REMOTE_GATEWAY_IDENTITY.to_string(),
                     self.cfg.link.spec.gateway_identity.clone(),
                 );
+                // Labels follow the Service's (propagated to Endpoints since #13583).
+                eps.metadata.labels = self.mirror_labels(remote);
                 if let Err(msg) = self.update_mirror_endpoints(eps, env) {
                     fail(self, env, "endpoints", msg.clone());
                     return Err(HandlerError::retryable(msg));
@@ -958,5 +962,175 @@ pub(super) fn api_create(
         Ok(Response::Object(o)) => Ok(o),
         Ok(other) => Err(Status::internal(&format!("unexpected response {other:?}"))),
         Err(st) => Err(st),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::k8s::informer::{DeletedFinalStateUnknown, DeletedObject};
+    use crate::k8s::objects::Link;
+    use crate::k8s::selector::{LabelSelectorRequirement, Operator};
+
+    fn watcher(gateway: &str) -> ClusterWatcher {
+        let mut link = Link::default();
+        link.spec.target_cluster_name = "east".into();
+        link.spec.gateway_address = gateway.into();
+        ClusterWatcher::new(LinkConfig::new(link.with_defaults()))
+    }
+
+    fn obj(kind: Kind, labels: &[(&str, &str)]) -> Arc<Object> {
+        let mut meta = ObjectMeta::named("default", "web");
+        meta = meta.with_labels(labels.iter().copied());
+        Arc::new(match kind {
+            Kind::Service => Object::Service(Service {
+                metadata: meta,
+                ..Service::default()
+            }),
+            _ => Object::Endpoints(Endpoints {
+                metadata: meta,
+                subsets: vec![],
+            }),
+        })
+    }
+
+    const EXPORTED: (&str, &str) = ("mirror.linkerd.io/exported", "true");
+
+    #[test]
+    fn nil_empty_and_invalid_selectors_match_nothing() {
+        let labels = StringMap::from([("a".to_string(), "b".to_string())]);
+        assert!(!ClusterWatcher::selects(&None, &labels));
+        assert!(!ClusterWatcher::selects(
+            &Some(LabelSelector::default()),
+            &labels
+        ));
+        let invalid = LabelSelector {
+            match_labels: Default::default(),
+            match_expressions: vec![LabelSelectorRequirement {
+                key: "a".into(),
+                operator: Operator::In,
+                values: vec![],
+            }],
+        };
+        assert!(!ClusterWatcher::selects(&Some(invalid), &labels));
+        assert!(ClusterWatcher::selects(
+            &Some(LabelSelector::eq([("a", "b")])),
+            &labels
+        ));
+    }
+
+    #[test]
+    fn service_handler_maps_every_delta_and_unwraps_tombstones() {
+        let w = watcher("1.2.3.4");
+        let s = obj(Kind::Service, &[]);
+        assert!(matches!(
+            w.on_remote_service(&Delta::Added(s.clone()))[..],
+            [MirrorEvent::OnAddCalled(_)]
+        ));
+        assert!(matches!(
+            w.on_remote_service(&Delta::Updated {
+                old: s.clone(),
+                new: s.clone()
+            })[..],
+            [MirrorEvent::OnUpdateCalled(_)]
+        ));
+        let tomb = Delta::Deleted(DeletedObject::Tombstone(DeletedFinalStateUnknown {
+            key: s.key(),
+            obj: s.clone(),
+        }));
+        assert!(matches!(
+            w.on_remote_service(&tomb)[..],
+            [MirrorEvent::OnDeleteCalled(_)]
+        ));
+        assert!(w.on_remote_service(&Delta::Synced).is_empty());
+        assert!(
+            w.on_remote_service(&Delta::Added(obj(Kind::Endpoints, &[])))
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn endpoints_handler_filters_like_linkerd() {
+        let w = watcher("1.2.3.4");
+        let plain = obj(Kind::Endpoints, &[EXPORTED]);
+        let headless = obj(Kind::Endpoints, &[EXPORTED, (LABEL_K8S_HEADLESS, "")]);
+        let unexported = obj(Kind::Endpoints, &[(LABEL_K8S_HEADLESS, "")]);
+        let rd = obj(
+            Kind::Endpoints,
+            &[("mirror.linkerd.io/exported", "remote-discovery")],
+        );
+        // Add: exported headless Endpoints only.
+        assert!(
+            w.on_remote_endpoints(&Delta::Added(plain.clone()))
+                .is_empty()
+        );
+        assert_eq!(
+            w.on_remote_endpoints(&Delta::Added(headless.clone())).len(),
+            1
+        );
+        assert!(
+            w.on_remote_endpoints(&Delta::Added(unexported.clone()))
+                .is_empty()
+        );
+        // Update: any exported, non-remote-discovery Endpoints.
+        let upd = |o: &Arc<Object>| Delta::Updated {
+            old: o.clone(),
+            new: o.clone(),
+        };
+        assert_eq!(w.on_remote_endpoints(&upd(&plain)).len(), 1);
+        assert_eq!(w.on_remote_endpoints(&upd(&headless)).len(), 1);
+        assert!(w.on_remote_endpoints(&upd(&unexported)).is_empty());
+        assert!(w.on_remote_endpoints(&upd(&rd)).is_empty());
+        // No delete handler.
+        let del = Delta::Deleted(DeletedObject::Final(plain));
+        assert!(w.on_remote_endpoints(&del).is_empty());
+    }
+
+    #[test]
+    fn startup_is_gc_then_repair_only_with_a_gateway() {
+        assert_eq!(
+            watcher("1.2.3.4").startup_events(),
+            [
+                MirrorEvent::OrphanedServicesGcTriggered,
+                MirrorEvent::RepairEndpoints
+            ]
+        );
+        assert_eq!(
+            watcher("").startup_events(),
+            [MirrorEvent::OrphanedServicesGcTriggered]
+        );
+    }
+
+    #[test]
+    fn mirror_metadata_rules() {
+        let w = watcher("1.2.3.4");
+        let mut remote = Service::new("ns", "web");
+        remote.metadata.resource_version = "7".into();
+        remote.metadata.labels = StringMap::from([
+            ("mirror.linkerd.io/exported".to_string(), "true".to_string()),
+            ("app".to_string(), "web".to_string()),
+        ]);
+        remote.metadata.annotations =
+            StringMap::from([(ANN_TOPOLOGY_MODE.to_string(), "Auto".to_string())]);
+        let labels = w.mirror_labels(&remote);
+        assert_eq!(
+            labels.get(LABEL_CLUSTER_NAME).map(String::as_str),
+            Some("east")
+        );
+        assert_eq!(
+            labels.get(LABEL_MIRRORED_SERVICE).map(String::as_str),
+            Some("true")
+        );
+        assert!(!labels.contains_key("mirror.linkerd.io/exported"));
+        let ann = w.mirror_annotations(&remote);
+        assert!(!ann.contains_key(ANN_TOPOLOGY_MODE));
+        assert_eq!(
+            ann.get(ANN_REMOTE_RESOURCE_VERSION).map(String::as_str),
+            Some("7")
+        );
+        assert_eq!(
+            ann.get(ANN_REMOTE_SVC_FQ_NAME).map(String::as_str),
+            Some("web.ns.svc.cluster.local")
+        );
     }
 }
