@@ -35,12 +35,19 @@ impl Check for FailureDomains {
                     continue;
                 }
                 let ratio = |a: SimTime, b: SimTime| {
-                    let rs: Vec<_> = flow.records.iter().filter(|r| a <= r.sent && r.sent < b).collect();
+                    let rs: Vec<_> = flow
+                        .records
+                        .iter()
+                        .filter(|r| a <= r.sent && r.sent < b)
+                        .collect();
                     let ok = rs.iter().filter(|r| r.result.is_ok()).count();
                     (!rs.is_empty()).then(|| ok as f64 / rs.len() as f64)
                 };
                 candidates += 1;
-                let (Some(before), Some(during)) = (ratio(base_start, start), ratio(start, stop)) else { continue };
+                let (Some(before), Some(during)) = (ratio(base_start, start), ratio(start, stop))
+                else {
+                    continue;
+                };
                 if before == 0.0 {
                     // Nothing worked before the fault: there is no level to keep.
                     continue;
@@ -67,7 +74,10 @@ impl Check for FailureDomains {
             name: self.name().into(),
             passed: problems.is_empty(),
             detail: if problems.is_empty() {
-                format!("{compared} unaffected flow/fault pair(s) kept their success ratio within {:.1}%", tolerance * 100.0)
+                format!(
+                    "{compared} unaffected flow/fault pair(s) kept their success ratio within {:.1}%",
+                    tolerance * 100.0
+                )
             } else {
                 problems.join("; ")
             },

@@ -20,7 +20,14 @@ impl Check for UntrustedAccept {
         "safety.untrusted-accept"
     }
     fn observe(&mut self, _at: SimTime, obs: &Observation, world: &World) -> Option<String> {
-        let Observation::GatewayAccepted { cluster, peer_identity, peer_root } = obs else { return None };
+        let Observation::GatewayAccepted {
+            cluster,
+            peer_identity,
+            peer_root,
+        } = obs
+        else {
+            return None;
+        };
         self.accepted += 1;
         let shared = world.identity.shared_anchor_subject();
         if peer_root.is_none() || *peer_root != shared {
@@ -38,7 +45,10 @@ impl Check for UntrustedAccept {
         CheckResult {
             name: self.name().into(),
             passed: true,
-            detail: format!("{} gateway handshake(s), all chained to the shared anchor", self.accepted),
+            detail: format!(
+                "{} gateway handshake(s), all chained to the shared anchor",
+                self.accepted
+            ),
             first_violation: None,
         }
     }
@@ -64,19 +74,31 @@ impl Check for WrongPod {
         "safety.wrong-pod"
     }
     fn observe(&mut self, _at: SimTime, obs: &Observation, world: &World) -> Option<String> {
-        let Observation::RequestDone { traffic, host, result: Ok(served_by) } = obs else { return None };
+        let Observation::RequestDone {
+            traffic,
+            host,
+            result: Ok(served_by),
+        } = obs
+        else {
+            return None;
+        };
         let (pod, _svc, ns) = per_pod_name(host)?;
         self.checked += 1;
         let from = &world.scenario.traffic[*traffic].from;
         let cluster = target_cluster(&world.scenario, from, host);
         let designated = format!("{cluster}/{ns}/{pod}");
-        (*served_by != designated).then(|| format!("request from {from} to {host} was answered by {served_by}, not {designated}"))
+        (*served_by != designated).then(|| {
+            format!("request from {from} to {host} was answered by {served_by}, not {designated}")
+        })
     }
     fn finish(&mut self, _world: &World, _end: SimTime) -> CheckResult {
         CheckResult {
             name: self.name().into(),
             passed: true,
-            detail: format!("{} per-pod request(s), each answered by the pod its name designates", self.checked),
+            detail: format!(
+                "{} per-pod request(s), each answered by the pod its name designates",
+                self.checked
+            ),
             first_violation: None,
         }
     }

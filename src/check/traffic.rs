@@ -42,7 +42,11 @@ impl Phase {
 
 /// Fault windows of the run as (start, end) in virtual time.
 pub fn fault_windows(world: &World, end: SimTime) -> Vec<(SimTime, SimTime)> {
-    world.fired_faults.iter().map(|f| (f.at, f.healed_at.unwrap_or(end))).collect()
+    world
+        .fired_faults
+        .iter()
+        .map(|f| (f.at, f.healed_at.unwrap_or(end)))
+        .collect()
 }
 
 pub fn phase_of(windows: &[(SimTime, SimTime)], t: SimTime) -> Phase {
@@ -119,7 +123,9 @@ pub fn rows(world: &World, end: SimTime) -> Vec<TrafficRow> {
     let flows = flows(world);
     let mut out = Vec::new();
     for (index, phases) in phase_stats(world, end) {
-        let Some(flow) = flows.iter().find(|f| f.index == index) else { continue };
+        let Some(flow) = flows.iter().find(|f| f.index == index) else {
+            continue;
+        };
         for (phase, st) in phases {
             out.push(TrafficRow {
                 from: flow.spec.from.clone(),

@@ -270,9 +270,12 @@ impl FaultKind {
     /// a one-way partition); a path fault affects the pair on its two ends; every other fault
     /// affects each pair that includes its cluster.
     pub fn affects_pair(&self, a: &str, b: &str) -> bool {
-        let group_of = |groups: &[Vec<String>], c: &str| groups.iter().position(|g| g.iter().any(|x| x == c));
+        let group_of =
+            |groups: &[Vec<String>], c: &str| groups.iter().position(|g| g.iter().any(|x| x == c));
         match self {
-            FaultKind::Partition { groups, one_way, .. } => match (group_of(groups, a), group_of(groups, b)) {
+            FaultKind::Partition {
+                groups, one_way, ..
+            } => match (group_of(groups, a), group_of(groups, b)) {
                 (Some(ga), Some(gb)) if ga != gb => !*one_way || ga == 0 || gb == 0,
                 _ => false,
             },

@@ -17,6 +17,7 @@ pub mod identity_book;
 pub mod kubelet_node;
 pub mod lookup;
 pub mod mesh_server;
+pub mod mirror_node;
 pub mod msg;
 pub mod network;
 pub mod observe;
@@ -40,6 +41,7 @@ use gateway::Gateway;
 use identity_book::IdentityBook;
 use kubelet_node::KubeletNode;
 use lookup::{Lookup, LookupRole};
+use mirror_node::{MirrorNode, MirrorSettings};
 pub use msg::{FaultMsg, Msg, NetMsg, Payload, Timer};
 pub use observe::Observation;
 use std::collections::BTreeMap;
@@ -58,6 +60,7 @@ pub enum Node {
     Lookup(Box<Lookup>),
     Gateway(Box<Gateway>),
     Traffic(Box<TrafficClient>),
+    Mirror(Box<MirrorNode>),
 }
 
 /// Component ids of one cluster.
@@ -289,6 +292,41 @@ impl World {
                 destination,
                 gateway,
             });
+        }
+
+        // One service-mirror controller per Link, in the source cluster.
+        for l in &scenario.links {
+            let (Some(src), Some(dst)) = (
+                scenario.clusters.iter().position(|c| c.name == l.from),
+                scenario.clusters.iter().position(|c| c.name == l.to),
+            ) else {
+                continue;
+            };
+            let settings = MirrorSettings {
+                link_name: l.name.clone(),
+                enable_headless: l.headless,
+                enable_namespace_creation: l.namespace_creation,
+                requeue_limit: l.requeue_limit,
+                fixes: scenario.linkerd.fixes.clone(),
+                breakages: scenario.breakages.clone(),
+                remote_qps: scenario.clusters[src].client_qps,
+                remote_burst: scenario.clusters[src].client_burst,
+                remote_api: clusters[dst].api,
+                remote_gateway: clusters[dst].gateway,
+                identity: identity.workload_identity(
+                    src,
+                    &format!("controller-{}", l.name),
+                    seed::MC_NAMESPACE,
+                ),
+            };
+            let node = Node::Mirror(Box::new(MirrorNode::new(settings, clusters[src].api)));
+            add(
+                kernel,
+                format!("{}/service-mirror-{}", l.from, l.name),
+                node,
+                src,
+                &mut nodes,
+            );
         }
 
         // Traffic clients.
@@ -659,8 +697,25 @@ impl World {
     }
 
     /// The service-mirror component of link `link` in cluster `cluster`, when there is one.
-    fn mirror_component(&self, _cluster: usize, _link: &str) -> Option<ComponentId> {
-        None
+    pub fn mirror_component(&self, cluster: usize, link: &str) -> Option<ComponentId> {
+        self.nodes.iter().enumerate().find_map(|(i, n)| match n {
+            Node::Mirror(m) if self.cluster_of[i] == cluster && m.settings.link_name == link => {
+                Some(ComponentId(i as u32))
+            }
+            _ => None,
+        })
+    }
+
+    /// The service mirrors of the run, with their source cluster index.
+    pub fn mirrors(&self) -> Vec<(usize, &MirrorNode)> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| match n {
+                Node::Mirror(m) => Some((self.cluster_of[i], m.as_ref())),
+                _ => None,
+            })
+            .collect()
     }
 
     /// A scripted workload change, made through the cluster's API server as `kubectl` would.
@@ -750,6 +805,7 @@ impl World {
             Node::Lookup(l) => l.on_conn(env, event),
             Node::Gateway(g) => g.on_conn(env, event),
             Node::Traffic(t) => t.on_conn(env, event),
+            Node::Mirror(m) => m.on_conn(env, event),
             Node::FaultInjector | Node::ApiServer(_) => {}
         });
     }
@@ -777,6 +833,13 @@ impl World {
                     l.restart(env, api)
                 } else {
                     l.start(env)
+                }
+            }
+            Node::Mirror(m) => {
+                if restart {
+                    m.restart(env, api)
+                } else {
+                    m.start(env)
                 }
             }
             Node::Gateway(_) | Node::Traffic(_) | Node::FaultInjector | Node::ApiServer(_) => {}
@@ -809,7 +872,9 @@ impl crate::sim::World<Msg> for World {
                     apis[c].on_expiry_timer(&mut net, transport);
                     return;
                 }
+                let api = self.api_ids[self.cluster_of[to.index()]];
                 self.with_env(ctx, to, |node, env| match node {
+                    Node::Mirror(m) => m.on_timer(env, t, api),
                     Node::Controllers(c) => c.on_timer(env, t),
                     Node::Kubelet(k) => k.on_timer(env, t),
                     Node::Lookup(l) => l.on_timer(env, t),

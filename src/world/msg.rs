@@ -111,6 +111,20 @@ pub enum Timer {
     RequestTimeout { id: u64 },
     /// A client handshake's deadline.
     HandshakeDeadline { conn: ConnId },
+    /// The service mirror's worker may take the next event (stale if `generation` is old).
+    MirrorWork { generation: u64 },
+    /// The periodic `RepairEndpoints`.
+    MirrorRepair { generation: u64 },
+    /// Retry a watcher that could not start (10 s).
+    MirrorRestartLink { generation: u64 },
+    /// The remote caches must have synced by now (60 s), or the process exits.
+    MirrorSyncDeadline { generation: u64 },
+    /// The crashed controller process is restarted.
+    MirrorProcessRestart,
+    /// The probe worker's jittered ticker.
+    ProbeTick { generation: u64 },
+    /// The probe's HTTP client timeout.
+    ProbeTimeout { generation: u64, id: u64 },
 }
 
 #[derive(Clone, Debug)]
@@ -150,6 +164,13 @@ impl Message for Msg {
                 Timer::TrafficTick => "timer-traffic",
                 Timer::RequestTimeout { .. } => "timer-request-timeout",
                 Timer::HandshakeDeadline { .. } => "timer-handshake-deadline",
+                Timer::MirrorWork { .. } => "timer-mirror-work",
+                Timer::MirrorRepair { .. } => "timer-mirror-repair",
+                Timer::MirrorRestartLink { .. } => "timer-mirror-restart-link",
+                Timer::MirrorSyncDeadline { .. } => "timer-mirror-sync-deadline",
+                Timer::MirrorProcessRestart => "timer-mirror-process-restart",
+                Timer::ProbeTick { .. } => "timer-probe-tick",
+                Timer::ProbeTimeout { .. } => "timer-probe-timeout",
             },
             Msg::Lookup(l) => match l {
                 LookupMsg::DnsQuery { .. } => "dns-query",

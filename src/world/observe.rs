@@ -22,6 +22,20 @@ pub enum Observation {
         description: String,
         ok: bool,
     },
+    /// The service mirror of `link` wrote to its local API server (`key` is `Kind ns/name`);
+    /// `foreign`: the object existed and was not owned by the mirror.
+    MirrorWrite {
+        cluster: usize,
+        link: String,
+        op: &'static str,
+        key: String,
+        foreign: bool,
+    },
+    /// The probe worker of `link` reported a liveness change.
+    GatewayLiveness {
+        link: String,
+        alive: bool,
+    },
     /// A gateway completed a handshake with a client.
     GatewayAccepted {
         cluster: usize,

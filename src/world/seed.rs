@@ -345,6 +345,31 @@ pub fn initial_objects(
             format!("# simulated kubeconfig for cluster {}\n", l.to),
         );
         out.push(secret.into());
+        if l.gateway {
+            // The chart's selector-less probe Service, whose Endpoints the controller writes.
+            let mut m = meta(MC_NAMESPACE, &format!("probe-{}", l.name), BTreeMap::new());
+            m.labels
+                .insert("mirror.linkerd.io/mirrored-gateway".into(), "true".into());
+            m.labels
+                .insert("mirror.linkerd.io/cluster-name".into(), l.name.clone());
+            let port = ServicePort {
+                name: "mc-probe".into(),
+                port: 4191,
+                target_port: Some(IntOrString::Int(4191)),
+                ..ServicePort::default()
+            };
+            out.push(
+                Service {
+                    metadata: m,
+                    spec: ServiceSpec {
+                        ports: vec![port],
+                        ..ServiceSpec::default()
+                    },
+                    ..Service::default()
+                }
+                .into(),
+            );
+        }
         out.push(link.into());
     }
     out
