@@ -99,7 +99,7 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
         }
     }
     let traffic = crate::check::traffic::rows(&world, end);
-    let results = checker.finish(&world, end);
+    let (results, convergence) = checker.finish(&world, end);
     let report = Report {
         scenario: scenario.name.clone(),
         source: scenario.source.clone(),
@@ -125,7 +125,7 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
             })
             .collect(),
         checks: results,
-        convergence: Vec::new(),
+        convergence,
         traffic,
     };
     let dumps = if options.dump {

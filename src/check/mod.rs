@@ -3,6 +3,7 @@
 //! (liveness checks, evaluated after faults heal and a quiet period). Checks never change the
 //! run: the trace hash is the same with checks on and off.
 
+pub mod convergence;
 pub mod failure_domains;
 pub mod safety;
 pub mod traffic;
@@ -39,6 +40,10 @@ pub trait Check {
     }
     /// Liveness and summary: called once when the run ends.
     fn finish(&mut self, world: &World, end: SimTime) -> CheckResult;
+    /// Per-service convergence rows for the report (after `finish`).
+    fn convergence_rows(&self) -> Vec<crate::report::ConvergenceRow> {
+        Vec::new()
+    }
 }
 
 /// Runs a set of checks over a run, remembering each one's first violation.
@@ -74,11 +79,15 @@ impl Checker {
         self.checks.iter().any(|(_, v)| v.is_some())
     }
 
-    pub fn finish(self, world: &World, end: SimTime) -> Vec<CheckResult> {
-        self.checks
+    /// Final verdicts, and the convergence rows the checks measured.
+    pub fn finish(self, world: &World, end: SimTime) -> (Vec<CheckResult>, Vec<crate::report::ConvergenceRow>) {
+        let mut rows = Vec::new();
+        let results = self
+            .checks
             .into_iter()
             .map(|(mut check, first)| {
                 let mut result = check.finish(world, end);
+                rows.extend(check.convergence_rows());
                 if let Some(v) = first {
                     result.passed = false;
                     result.detail = format!(
@@ -91,7 +100,8 @@ impl Checker {
                 }
                 result
             })
-            .collect()
+            .collect();
+        (results, rows)
     }
 }
 
@@ -104,6 +114,9 @@ pub fn checks_for(world: &World) -> Vec<Box<dyn Check>> {
     }
     if spec.safety {
         checks.push(Box::new(safety::WrongPod::default()));
+    }
+    if !world.scenario.links.is_empty() {
+        checks.push(Box::new(convergence::Convergence::default()));
     }
     if let Some(tolerance) = spec.failure_domain_tolerance {
         checks.push(Box::new(failure_domains::FailureDomains { tolerance }));

@@ -152,21 +152,38 @@ impl LocalApi for WorldApi<'_, '_, '_> {
             })
         });
         let op = req_op(&req);
-        let key = target.map(|k| k.to_string());
+        let written = match &req {
+            Request::Create { object } => Some(object.key()),
+            _ => target.clone(),
+        };
+        let before = written.as_ref().and_then(|k| store.get(k).cloned());
         let result = self.env.api_call(req);
-        if result.is_ok()
-            && let Some(key) = key
+        if let (Ok(response), Some(key)) = (&result, written)
+            && op != "read"
         {
-            self.env.observe(Observation::MirrorWrite {
-                cluster,
-                link: self.link.clone(),
-                op,
-                key,
-                foreign,
-            });
+            let changed = match (before, response) {
+                (Some(b), Response::Object(after)) => !same_content(&b, after),
+                _ => true,
+            };
+            let key = key.to_string();
+            self.env.observe(Observation::MirrorWrite { cluster, link: self.link.clone(), op, key, foreign, changed });
         }
         result
     }
+}
+
+/// Equal but for server-managed metadata (resourceVersion, generation, timestamps).
+fn same_content(a: &Object, b: &Object) -> bool {
+    let strip = |o: &Object| {
+        let mut v = serde_json::to_value(o).unwrap_or_default();
+        if let Some(m) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
+            for f in ["resourceVersion", "generation", "creationTimestamp", "uid", "managedFields"] {
+                m.remove(f);
+            }
+        }
+        v
+    };
+    strip(a) == strip(b)
 }
 
 fn req_op(req: &Request) -> &'static str {

@@ -23,13 +23,15 @@ pub enum Observation {
         ok: bool,
     },
     /// The service mirror of `link` wrote to its local API server (`key` is `Kind ns/name`);
-    /// `foreign`: the object existed and was not owned by the mirror.
+    /// `foreign`: the object existed and was not owned by the mirror; `changed`: the write changed
+    /// the object's content (not only its resourceVersion).
     MirrorWrite {
         cluster: usize,
         link: String,
         op: &'static str,
         key: String,
         foreign: bool,
+        changed: bool,
     },
     /// The probe worker of `link` reported a liveness change.
     GatewayLiveness {

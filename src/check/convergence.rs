@@ -1,0 +1,298 @@
+//! Liveness: after the last fault heals (plus the scenario's quiet period), every exported
+//! service is mirrored *exactly* in every linking cluster, with no orphans, and each mirror
+//! reached its final state within `converged_within` of the last heal.
+//!
+//! The expectation is an oracle computed from the target cluster's true state (its API server,
+//! not any cache), following spec §5–§7 and §11.2: mirror `<svc>-<link>` with the remote labels
+//! (minus `mirror.linkerd.io/*` and excluded keys) plus `mirrored-service`/`cluster-name`, the
+//! `remote-svc-fq-name` and current `remote-resource-version` annotations, the remote ports and
+//! no selector; gateway-mode Endpoints with the gateway address on port 4143 (ready) when the
+//! remote service has ready endpoints and no subsets otherwise; headless mirrors as a headless
+//! root plus one endpoint mirror per ready named host; remote-discovery mirrors without Endpoints.
+
+use super::{Check, CheckResult};
+use crate::k8s::objects::{Endpoints, Service};
+use crate::k8s::selector::LabelSelector;
+use crate::k8s::store::ObjectView;
+use crate::k8s::{Kind, Object, ObjectKey};
+use crate::report::ConvergenceRow;
+use crate::scenario::LinkSpec;
+use crate::sim::SimTime;
+use crate::world::{Observation, World};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+const MIRROR_PREFIX: &str = "mirror.linkerd.io";
+const LABEL_MIRRORED: &str = "mirror.linkerd.io/mirrored-service";
+const LABEL_CLUSTER: &str = "mirror.linkerd.io/cluster-name";
+const LABEL_HEADLESS_ROOT: &str = "mirror.linkerd.io/headless-mirror-svc-name";
+const ANN_FQ: &str = "mirror.linkerd.io/remote-svc-fq-name";
+const ANN_RV: &str = "mirror.linkerd.io/remote-resource-version";
+
+#[derive(Default)]
+pub struct Convergence {
+    /// Last content-changing mirror write per (source cluster, link, `Kind ns/name`).
+    last_change: BTreeMap<(usize, String, String), SimTime>,
+    /// Filled by `finish`, read by the report.
+    pub rows: Vec<ConvergenceRow>,
+}
+
+fn excluded(key: &str, patterns: &[String]) -> bool {
+    patterns.iter().any(|p| match p.strip_suffix("/*") {
+        Some(prefix) => key.starts_with(&format!("{prefix}/")),
+        None => p == key,
+    })
+}
+
+fn selects(selector: &Option<String>, labels: &BTreeMap<String, String>) -> bool {
+    let Some(text) = selector else { return false };
+    match LabelSelector::parse(text) {
+        Ok(s) if !s.is_empty() => s.matches(labels),
+        _ => false,
+    }
+}
+
+enum Mode {
+    Gateway,
+    RemoteDiscovery,
+}
+
+/// The oracle's verdict on one remote service: problems found (empty = exact).
+fn judge(world: &World, link: &LinkSpec, src: usize, dst: usize, remote: &Arc<Object>, mode: Mode, out: &mut Vec<String>) {
+    let Some(rsvc) = remote.as_service() else { return };
+    let local = world.apis[src].server.store();
+    let target = world.apis[dst].server.store();
+    let ns = remote.namespace();
+    let name = format!("{}-{}", remote.name(), link.name);
+    let where_ = format!("{}: {ns}/{name}", world.scenario.clusters[src].name);
+    if local.get(&ObjectKey::new(Kind::Namespace, "", ns)).is_none() && !link.namespace_creation {
+        return; // Linkerd skips services whose namespace is missing (spec §5.5): nothing expected.
+    }
+    let Some(mirror) = local.get(&ObjectKey::new(Kind::Service, ns, &name)).and_then(|o| o.as_service()) else {
+        out.push(format!("{where_}: missing"));
+        return;
+    };
+    // Labels.
+    let mut labels: BTreeMap<String, String> = rsvc
+        .metadata
+        .labels
+        .iter()
+        .filter(|(k, _)| !k.starts_with(MIRROR_PREFIX) && !excluded(k, &link.excluded_labels))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    labels.insert(LABEL_MIRRORED.into(), "true".into());
+    labels.insert(LABEL_CLUSTER.into(), link.name.clone());
+    if let Mode::RemoteDiscovery = mode {
+        labels.insert("multicluster.linkerd.io/remote-discovery".into(), link.name.clone());
+        labels.insert("multicluster.linkerd.io/remote-service".into(), remote.name().into());
+    }
+    if mirror.metadata.labels != labels {
+        out.push(format!("{where_}: labels {:?}, expected {:?}", mirror.metadata.labels, labels));
+    }
+    // Annotations.
+    let domain = world.scenario.clusters[dst].domain.clone();
+    let ann = &mirror.metadata.annotations;
+    let fq = format!("{}.{ns}.svc.{domain}", remote.name());
+    if ann.get(ANN_FQ) != Some(&fq) {
+        out.push(format!("{where_}: {ANN_FQ} is {:?}, expected {fq}", ann.get(ANN_FQ)));
+    }
+    if ann.get(ANN_RV) != Some(&rsvc.metadata.resource_version) {
+        out.push(format!("{where_}: mirrors remote version {:?}, the remote is at {}", ann.get(ANN_RV), rsvc.metadata.resource_version));
+    }
+    for (k, v) in &rsvc.metadata.annotations {
+        let topology = k == "service.kubernetes.io/topology-aware-hints" || k == "service.kubernetes.io/topology-mode";
+        if !topology && !excluded(k, &link.excluded_annotations) && ann.get(k) != Some(v) {
+            out.push(format!("{where_}: annotation {k} not copied"));
+        }
+    }
+    // Ports and selector.
+    let ports = |s: &Service| s.spec.ports.iter().map(|p| (p.name.clone(), p.protocol, p.port)).collect::<Vec<_>>();
+    if ports(mirror) != ports(rsvc) {
+        out.push(format!("{where_}: ports {:?}, expected {:?}", ports(mirror), ports(rsvc)));
+    }
+    if !mirror.spec.selector.is_empty() {
+        out.push(format!("{where_}: has a selector"));
+    }
+    let endpoints = local.get(&ObjectKey::new(Kind::Endpoints, ns, &name)).and_then(|o| o.as_endpoints());
+    let remote_eps = target.get(&ObjectKey::new(Kind::Endpoints, ns, remote.name())).and_then(|o| o.as_endpoints());
+    if let Mode::RemoteDiscovery = mode {
+        if endpoints.is_some() {
+            out.push(format!("{where_}: a remote-discovery mirror must not have Endpoints"));
+        }
+        return;
+    }
+    let gateway_ip = world.topology.cluster(world.cluster_nodes[dst]).map(|c| c.addresses.gateway.to_string()).unwrap_or_default();
+    let ready_remote = |e: Option<&Endpoints>| e.is_some_and(|e| e.subsets.iter().any(|s| !s.addresses.is_empty()));
+    let headless_remote = rsvc.spec.cluster_ip == "None";
+    let named: BTreeSet<String> = remote_eps
+        .map(|e| e.subsets.iter().flat_map(|s| s.addresses.iter()).filter(|a| !a.hostname.is_empty()).map(|a| a.hostname.clone()).collect())
+        .unwrap_or_default();
+    let any_named = remote_eps.is_some_and(|e| e.subsets.iter().flat_map(|s| s.addresses.iter().chain(&s.not_ready_addresses)).any(|a| !a.hostname.is_empty()));
+    if link.headless && headless_remote && any_named {
+        if mirror.spec.cluster_ip != "None" {
+            out.push(format!("{where_}: should be a headless mirror"));
+        }
+        let mut hosts = BTreeSet::new();
+        for h in &named {
+            let em = format!("{h}-{}", link.name);
+            match local.get(&ObjectKey::new(Kind::Service, ns, &em)).and_then(|o| o.as_service()) {
+                Some(s) => {
+                    hosts.insert((h.clone(), s.spec.cluster_ip.clone()));
+                    gateway_endpoints(local, ns, &em, &gateway_ip, rsvc, &format!("{}: {ns}/{em}", world.scenario.clusters[src].name), out);
+                }
+                None => out.push(format!("{where_}: endpoint mirror {em} missing")),
+            }
+        }
+        let root: BTreeSet<(String, String)> = endpoints
+            .map(|e| e.subsets.iter().flat_map(|s| s.addresses.iter()).map(|a| (a.hostname.clone(), a.ip.clone())).collect())
+            .unwrap_or_default();
+        if root != hosts {
+            out.push(format!("{where_}: root Endpoints {root:?}, expected {hosts:?}"));
+        }
+        return;
+    }
+    if mirror.spec.cluster_ip == "None" {
+        out.push(format!("{where_}: should not be headless"));
+    }
+    if ready_remote(remote_eps) {
+        gateway_endpoints(local, ns, &name, &gateway_ip, rsvc, &where_, out);
+    } else if endpoints.is_some_and(|e| e.subsets.iter().any(|s| !s.addresses.is_empty() || !s.not_ready_addresses.is_empty())) {
+        out.push(format!("{where_}: Endpoints should be empty (the remote service has no ready endpoints)"));
+    }
+}
+
+fn gateway_endpoints(local: &dyn ObjectView, ns: &str, name: &str, gateway_ip: &str, rsvc: &Service, where_: &str, out: &mut Vec<String>) {
+    let Some(e) = local.get(&ObjectKey::new(Kind::Endpoints, ns, name)).and_then(|o| o.as_endpoints()) else {
+        out.push(format!("{where_}: Endpoints missing"));
+        return;
+    };
+    let ready: Vec<&str> = e.subsets.iter().flat_map(|s| s.addresses.iter()).map(|a| a.ip.as_str()).collect();
+    if ready != [gateway_ip] {
+        let not_ready: Vec<&str> = e.subsets.iter().flat_map(|s| s.not_ready_addresses.iter()).map(|a| a.ip.as_str()).collect();
+        out.push(format!("{where_}: ready addresses {ready:?} (not ready {not_ready:?}), expected the gateway {gateway_ip}"));
+    }
+    let ports: BTreeSet<(String, i32)> = e.subsets.iter().flat_map(|s| s.ports.iter()).map(|p| (p.name.clone(), p.port)).collect();
+    let want: BTreeSet<(String, i32)> = rsvc.spec.ports.iter().map(|p| (p.name.clone(), 4143)).collect();
+    if ports != want {
+        out.push(format!("{where_}: Endpoints ports {ports:?}, expected {want:?}"));
+    }
+}
+
+impl Convergence {
+    /// The mirror state of every link against the oracle: (problems, remote services judged).
+    pub fn evaluate(world: &World) -> (Vec<String>, Vec<(String, String)>) {
+        let mut problems = Vec::new();
+        let mut judged = Vec::new();
+        for link in &world.scenario.links {
+            let (Some(src), Some(dst)) = (world.cluster_index(&link.from), world.cluster_index(&link.to)) else { continue };
+            let target = world.apis[dst].server.store();
+            let mut expected_names = BTreeSet::new();
+            for remote in target.list(Kind::Service, None) {
+                let labels = &remote.meta().labels;
+                let rd = selects(&link.remote_discovery_selector, labels);
+                let gw = link.gateway && selects(&link.selector, labels);
+                if !(rd || gw) {
+                    continue;
+                }
+                let mode = if rd { Mode::RemoteDiscovery } else { Mode::Gateway };
+                expected_names.insert((remote.namespace().to_string(), format!("{}-{}", remote.name(), link.name)));
+                judged.push((link.name.clone(), format!("{}/{}", remote.namespace(), remote.name())));
+                judge(world, link, src, dst, remote, mode, &mut problems);
+            }
+            // Orphans: mirrors of this link whose remote service is not (or no longer) exported.
+            let local = world.apis[src].server.store();
+            for svc in local.list(Kind::Service, None) {
+                let l = &svc.meta().labels;
+                if l.get(LABEL_CLUSTER) != Some(&link.name) || l.get(LABEL_MIRRORED).map(String::as_str) != Some("true") {
+                    continue;
+                }
+                let root = l.get(LABEL_HEADLESS_ROOT).cloned().unwrap_or_else(|| svc.name().to_string());
+                if !expected_names.contains(&(svc.namespace().to_string(), root.clone())) {
+                    problems.push(format!("{}: {}/{} is an orphan (no exported remote service)", world.scenario.clusters[src].name, svc.namespace(), svc.name()));
+                }
+            }
+        }
+        (problems, judged)
+    }
+}
+
+impl Check for Convergence {
+    fn name(&self) -> &'static str {
+        "convergence"
+    }
+
+    fn observe(&mut self, at: SimTime, obs: &Observation, _world: &World) -> Option<String> {
+        if let Observation::MirrorWrite { cluster, link, key, changed: true, .. } = obs {
+            self.last_change.insert((*cluster, link.clone(), key.clone()), at);
+        }
+        None
+    }
+
+    fn convergence_rows(&self) -> Vec<ConvergenceRow> {
+        self.rows.clone()
+    }
+
+    fn finish(&mut self, world: &World, end: SimTime) -> CheckResult {
+        let bound = world.scenario.checks.converged_within;
+        let last_heal = world.fired_faults.iter().filter_map(|f| f.healed_at).max().unwrap_or(SimTime::ZERO);
+        let last_action = world.scenario.actions.iter().map(|a| SimTime::ZERO + a.at).max().unwrap_or(SimTime::ZERO);
+        let reference = last_heal.max(last_action);
+        let (mut problems, judged) = Self::evaluate(world);
+        // Per-service convergence time: the last content-changing write to its mirror objects.
+        for (link, service) in &judged {
+            let Some(spec) = world.scenario.links.iter().find(|l| &l.name == link) else { continue };
+            let src = world.cluster_index(&spec.from).unwrap_or(0);
+            let (ns, name) = service.split_once('/').unwrap_or(("", service));
+            let mirror = format!("{name}-{link}");
+            // Endpoint mirrors (`<host>-<link>`) belong to their headless root.
+            let local = world.apis[src].server.store();
+            let root_of = |object: &str| -> String {
+                local
+                    .get(&ObjectKey::new(Kind::Service, ns, object))
+                    .and_then(|o| o.meta().labels.get(LABEL_HEADLESS_ROOT).cloned())
+                    .unwrap_or_else(|| object.to_string())
+            };
+            let converged = self
+                .last_change
+                .iter()
+                .filter(|((c, l, key), _)| {
+                    *c == src
+                        && l == link
+                        && key
+                            .split_once(' ')
+                            .and_then(|(_, k)| k.split_once('/'))
+                            .is_some_and(|(kns, kname)| kns == ns && root_of(kname) == mirror)
+                })
+                .map(|(_, t)| *t)
+                .max();
+            let took = converged.map(|t| {
+                let start = world.fired_faults.iter().filter_map(|f| f.healed_at).filter(|h| *h <= t).max().unwrap_or(SimTime::ZERO);
+                t.saturating_since(start.max(SimTime::ZERO + spec.at))
+            });
+            if let Some(t) = converged
+                && t > reference + bound
+            {
+                problems.push(format!("{link}: {service} converged only at {t}, later than {} after the last change at {reference}", bound));
+            }
+            self.rows.push(ConvergenceRow { link: link.clone(), service: service.clone(), converged_ns: converged.map(|t| t.0), took_ns: took.map(|d| d.0) });
+        }
+        if end < reference + bound {
+            problems.push(format!("the run ends at {end}, before the convergence bound ({} after {reference}) could be judged", bound));
+        }
+        CheckResult {
+            name: self.name().into(),
+            passed: problems.is_empty(),
+            detail: if problems.is_empty() {
+                format!("{} exported service(s) mirrored exactly, no orphans, within {} of the last change", judged.len(), bound)
+            } else {
+                let n = problems.len();
+                let mut shown: Vec<String> = problems.into_iter().take(5).collect();
+                if n > 5 {
+                    shown.push(format!("... and {} more", n - 5));
+                }
+                shown.join("; ")
+            },
+            first_violation: None,
+        }
+    }
+}
