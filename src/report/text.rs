@@ -40,7 +40,7 @@ pub fn render(report: &Report) -> String {
                 (Some(at), Some(took)) => format!(
                     "converged at {} (took {})",
                     SimTime(at),
-                    crate::sim::SimDuration(took)
+                    crate::sim::SimDuration(took / 1_000_000 * 1_000_000)
                 ),
                 (Some(at), None) => format!("converged at {}", SimTime(at)),
                 _ => "NOT converged".into(),
