@@ -45,6 +45,9 @@ pub struct RunArgs {
     pub trace: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Switch on the intended behaviour for a Linkerd quirk (repeatable; see QUIRKS.md).
+    #[arg(long = "fix", value_name = "NAME")]
+    pub fixes: Vec<String>,
     /// Write every cluster's objects at the end of the run to DIR/<cluster>.yaml and .json.
     #[arg(long, value_name = "DIR")]
     pub dump: Option<PathBuf>,
@@ -124,10 +127,23 @@ fn load(path: &Path) -> Result<scenario::Scenario, ExitCode> {
 }
 
 fn cmd_run(args: RunArgs) -> ExitCode {
-    let scenario = match load(&args.scenario) {
-        Ok(s) => Arc::new(s),
+    let mut scenario = match load(&args.scenario) {
+        Ok(s) => s,
         Err(code) => return code,
     };
+    for fix in &args.fixes {
+        if !crate::quirks::FIX_NAMES.contains(&fix.as_str()) {
+            eprintln!(
+                "unknown fix \"{fix}\" (known fixes: {})",
+                crate::quirks::FIX_NAMES.join(", ")
+            );
+            return ExitCode::from(2);
+        }
+        if !scenario.linkerd.fixes.contains(fix) {
+            scenario.linkerd.fixes.push(fix.clone());
+        }
+    }
+    let scenario = Arc::new(scenario);
     let options = RunOptions {
         seed: args.seed,
         until: args.until,

@@ -28,4 +28,10 @@ pub const BREAKAGE_NAMES: &[&str] = &[
     // Service mirror (`crate::multicluster::Breakage`).
     "mirror-touches-foreign",
     "endpoints-before-service",
+    "endpoints-after-unexport",
+    // World (`crate::world`).
+    "gateway-accepts-any-anchor",
+    "gateway-ignores-hostname",
+    "partition-cuts-whole-cluster",
+    "fault-injector-skips-heal",
 ];

@@ -9,9 +9,18 @@ use std::path::Path;
 use std::sync::Arc;
 
 fn hash(seed: u64, until: SimDuration, no_checks: bool) -> String {
-    let scenario = Arc::new(load_file(Path::new("scenarios/partition.toml")).expect("scenario loads"));
-    let options = RunOptions { seed: Some(seed), until: Some(until), no_checks, ..RunOptions::default() };
-    run(scenario, &options).expect("world builds").report.trace_hash
+    let scenario =
+        Arc::new(load_file(Path::new("scenarios/partition.toml")).expect("scenario loads"));
+    let options = RunOptions {
+        seed: Some(seed),
+        until: Some(until),
+        no_checks,
+        ..RunOptions::default()
+    };
+    run(scenario, &options)
+        .expect("world builds")
+        .report
+        .trace_hash
 }
 
 #[test]
@@ -25,7 +34,11 @@ fn fifty_seeds_run_twice_give_identical_hashes_and_distinct_seeds_differ() {
         assert_eq!(a, b, "seed {seed} is not deterministic");
         distinct.insert(a);
     }
-    assert_eq!(distinct.len(), 50, "different seeds should give different traces");
+    assert_eq!(
+        distinct.len(),
+        50,
+        "different seeds should give different traces"
+    );
 }
 
 #[test]

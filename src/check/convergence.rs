@@ -58,17 +58,34 @@ enum Mode {
 }
 
 /// The oracle's verdict on one remote service: problems found (empty = exact).
-fn judge(world: &World, link: &LinkSpec, src: usize, dst: usize, remote: &Arc<Object>, mode: Mode, out: &mut Vec<String>) {
-    let Some(rsvc) = remote.as_service() else { return };
+fn judge(
+    world: &World,
+    link: &LinkSpec,
+    src: usize,
+    dst: usize,
+    remote: &Arc<Object>,
+    mode: Mode,
+    out: &mut Vec<String>,
+) {
+    let Some(rsvc) = remote.as_service() else {
+        return;
+    };
     let local = world.apis[src].server.store();
     let target = world.apis[dst].server.store();
     let ns = remote.namespace();
     let name = format!("{}-{}", remote.name(), link.name);
     let where_ = format!("{}: {ns}/{name}", world.scenario.clusters[src].name);
-    if local.get(&ObjectKey::new(Kind::Namespace, "", ns)).is_none() && !link.namespace_creation {
+    if local
+        .get(&ObjectKey::new(Kind::Namespace, "", ns))
+        .is_none()
+        && !link.namespace_creation
+    {
         return; // Linkerd skips services whose namespace is missing (spec §5.5): nothing expected.
     }
-    let Some(mirror) = local.get(&ObjectKey::new(Kind::Service, ns, &name)).and_then(|o| o.as_service()) else {
+    let Some(mirror) = local
+        .get(&ObjectKey::new(Kind::Service, ns, &name))
+        .and_then(|o| o.as_service())
+    else {
         out.push(format!("{where_}: missing"));
         return;
     };
@@ -83,51 +100,103 @@ fn judge(world: &World, link: &LinkSpec, src: usize, dst: usize, remote: &Arc<Ob
     labels.insert(LABEL_MIRRORED.into(), "true".into());
     labels.insert(LABEL_CLUSTER.into(), link.name.clone());
     if let Mode::RemoteDiscovery = mode {
-        labels.insert("multicluster.linkerd.io/remote-discovery".into(), link.name.clone());
-        labels.insert("multicluster.linkerd.io/remote-service".into(), remote.name().into());
+        labels.insert(
+            "multicluster.linkerd.io/remote-discovery".into(),
+            link.name.clone(),
+        );
+        labels.insert(
+            "multicluster.linkerd.io/remote-service".into(),
+            remote.name().into(),
+        );
     }
     if mirror.metadata.labels != labels {
-        out.push(format!("{where_}: labels {:?}, expected {:?}", mirror.metadata.labels, labels));
+        out.push(format!(
+            "{where_}: labels {:?}, expected {:?}",
+            mirror.metadata.labels, labels
+        ));
     }
     // Annotations.
     let domain = world.scenario.clusters[dst].domain.clone();
     let ann = &mirror.metadata.annotations;
     let fq = format!("{}.{ns}.svc.{domain}", remote.name());
     if ann.get(ANN_FQ) != Some(&fq) {
-        out.push(format!("{where_}: {ANN_FQ} is {:?}, expected {fq}", ann.get(ANN_FQ)));
+        out.push(format!(
+            "{where_}: {ANN_FQ} is {:?}, expected {fq}",
+            ann.get(ANN_FQ)
+        ));
     }
     if ann.get(ANN_RV) != Some(&rsvc.metadata.resource_version) {
-        out.push(format!("{where_}: mirrors remote version {:?}, the remote is at {}", ann.get(ANN_RV), rsvc.metadata.resource_version));
+        out.push(format!(
+            "{where_}: mirrors remote version {:?}, the remote is at {}",
+            ann.get(ANN_RV),
+            rsvc.metadata.resource_version
+        ));
     }
     for (k, v) in &rsvc.metadata.annotations {
-        let topology = k == "service.kubernetes.io/topology-aware-hints" || k == "service.kubernetes.io/topology-mode";
+        let topology = k == "service.kubernetes.io/topology-aware-hints"
+            || k == "service.kubernetes.io/topology-mode";
         if !topology && !excluded(k, &link.excluded_annotations) && ann.get(k) != Some(v) {
             out.push(format!("{where_}: annotation {k} not copied"));
         }
     }
     // Ports and selector.
-    let ports = |s: &Service| s.spec.ports.iter().map(|p| (p.name.clone(), p.protocol, p.port)).collect::<Vec<_>>();
+    let ports = |s: &Service| {
+        s.spec
+            .ports
+            .iter()
+            .map(|p| (p.name.clone(), p.protocol, p.port))
+            .collect::<Vec<_>>()
+    };
     if ports(mirror) != ports(rsvc) {
-        out.push(format!("{where_}: ports {:?}, expected {:?}", ports(mirror), ports(rsvc)));
+        out.push(format!(
+            "{where_}: ports {:?}, expected {:?}",
+            ports(mirror),
+            ports(rsvc)
+        ));
     }
     if !mirror.spec.selector.is_empty() {
         out.push(format!("{where_}: has a selector"));
     }
-    let endpoints = local.get(&ObjectKey::new(Kind::Endpoints, ns, &name)).and_then(|o| o.as_endpoints());
-    let remote_eps = target.get(&ObjectKey::new(Kind::Endpoints, ns, remote.name())).and_then(|o| o.as_endpoints());
+    let endpoints = local
+        .get(&ObjectKey::new(Kind::Endpoints, ns, &name))
+        .and_then(|o| o.as_endpoints());
+    let remote_eps = target
+        .get(&ObjectKey::new(Kind::Endpoints, ns, remote.name()))
+        .and_then(|o| o.as_endpoints());
     if let Mode::RemoteDiscovery = mode {
         if endpoints.is_some() {
-            out.push(format!("{where_}: a remote-discovery mirror must not have Endpoints"));
+            out.push(format!(
+                "{where_}: a remote-discovery mirror must not have Endpoints"
+            ));
         }
         return;
     }
-    let gateway_ip = world.topology.cluster(world.cluster_nodes[dst]).map(|c| c.addresses.gateway.to_string()).unwrap_or_default();
-    let ready_remote = |e: Option<&Endpoints>| e.is_some_and(|e| e.subsets.iter().any(|s| !s.addresses.is_empty()));
+    let gateway_ip = world
+        .topology
+        .cluster(world.cluster_nodes[dst])
+        .map(|c| c.addresses.gateway.to_string())
+        .unwrap_or_default();
+    let alive = gateway_reachable(world, src, dst);
+    let ready_remote = |e: Option<&Endpoints>| {
+        e.is_some_and(|e| e.subsets.iter().any(|s| !s.addresses.is_empty()))
+    };
     let headless_remote = rsvc.spec.cluster_ip == "None";
     let named: BTreeSet<String> = remote_eps
-        .map(|e| e.subsets.iter().flat_map(|s| s.addresses.iter()).filter(|a| !a.hostname.is_empty()).map(|a| a.hostname.clone()).collect())
+        .map(|e| {
+            e.subsets
+                .iter()
+                .flat_map(|s| s.addresses.iter())
+                .filter(|a| !a.hostname.is_empty())
+                .map(|a| a.hostname.clone())
+                .collect()
+        })
         .unwrap_or_default();
-    let any_named = remote_eps.is_some_and(|e| e.subsets.iter().flat_map(|s| s.addresses.iter().chain(&s.not_ready_addresses)).any(|a| !a.hostname.is_empty()));
+    let any_named = remote_eps.is_some_and(|e| {
+        e.subsets
+            .iter()
+            .flat_map(|s| s.addresses.iter().chain(&s.not_ready_addresses))
+            .any(|a| !a.hostname.is_empty())
+    });
     if link.headless && headless_remote && any_named {
         if mirror.spec.cluster_ip != "None" {
             out.push(format!("{where_}: should be a headless mirror"));
@@ -135,19 +204,39 @@ fn judge(world: &World, link: &LinkSpec, src: usize, dst: usize, remote: &Arc<Ob
         let mut hosts = BTreeSet::new();
         for h in &named {
             let em = format!("{h}-{}", link.name);
-            match local.get(&ObjectKey::new(Kind::Service, ns, &em)).and_then(|o| o.as_service()) {
+            match local
+                .get(&ObjectKey::new(Kind::Service, ns, &em))
+                .and_then(|o| o.as_service())
+            {
                 Some(s) => {
                     hosts.insert((h.clone(), s.spec.cluster_ip.clone()));
-                    gateway_endpoints(local, ns, &em, &gateway_ip, rsvc, &format!("{}: {ns}/{em}", world.scenario.clusters[src].name), out);
+                    gateway_endpoints(
+                        local,
+                        ns,
+                        &em,
+                        &gateway_ip,
+                        alive,
+                        rsvc,
+                        &format!("{}: {ns}/{em}", world.scenario.clusters[src].name),
+                        out,
+                    );
                 }
                 None => out.push(format!("{where_}: endpoint mirror {em} missing")),
             }
         }
         let root: BTreeSet<(String, String)> = endpoints
-            .map(|e| e.subsets.iter().flat_map(|s| s.addresses.iter()).map(|a| (a.hostname.clone(), a.ip.clone())).collect())
+            .map(|e| {
+                e.subsets
+                    .iter()
+                    .flat_map(|s| s.addresses.iter())
+                    .map(|a| (a.hostname.clone(), a.ip.clone()))
+                    .collect()
+            })
             .unwrap_or_default();
         if root != hosts {
-            out.push(format!("{where_}: root Endpoints {root:?}, expected {hosts:?}"));
+            out.push(format!(
+                "{where_}: root Endpoints {root:?}, expected {hosts:?}"
+            ));
         }
         return;
     }
@@ -155,26 +244,95 @@ fn judge(world: &World, link: &LinkSpec, src: usize, dst: usize, remote: &Arc<Ob
         out.push(format!("{where_}: should not be headless"));
     }
     if ready_remote(remote_eps) {
-        gateway_endpoints(local, ns, &name, &gateway_ip, rsvc, &where_, out);
-    } else if endpoints.is_some_and(|e| e.subsets.iter().any(|s| !s.addresses.is_empty() || !s.not_ready_addresses.is_empty())) {
-        out.push(format!("{where_}: Endpoints should be empty (the remote service has no ready endpoints)"));
+        gateway_endpoints(local, ns, &name, &gateway_ip, alive, rsvc, &where_, out);
+    } else if endpoints.is_some_and(|e| {
+        e.subsets
+            .iter()
+            .any(|s| !s.addresses.is_empty() || !s.not_ready_addresses.is_empty())
+    }) {
+        out.push(format!(
+            "{where_}: Endpoints should be empty (the remote service has no ready endpoints)"
+        ));
     }
 }
 
-fn gateway_endpoints(local: &dyn ObjectView, ns: &str, name: &str, gateway_ip: &str, rsvc: &Service, where_: &str, out: &mut Vec<String>) {
-    let Some(e) = local.get(&ObjectKey::new(Kind::Endpoints, ns, name)).and_then(|o| o.as_endpoints()) else {
+/// The gateway of cluster `dst` answers from cluster `src` now: its process is up and the path
+/// between the clusters is up both ways.
+fn gateway_reachable(world: &World, src: usize, dst: usize) -> bool {
+    let up = world.clusters[dst]
+        .gateway
+        .is_some_and(|g| !world.is_down(g));
+    let (a, b) = (world.cluster_nodes[src], world.cluster_nodes[dst]);
+    // The probe is an mTLS request: both sides must share an anchor and hold valid certificates.
+    let any_anchor = world
+        .scenario
+        .breakages
+        .iter()
+        .any(|b| b == "gateway-accepts-any-anchor");
+    let trusted = world.identity.can_handshake(src, dst, any_anchor);
+    up && trusted
+        && world.topology.path_state(a, b).is_up()
+        && world.topology.path_state(b, a).is_up()
+}
+
+fn gateway_endpoints(
+    local: &dyn ObjectView,
+    ns: &str,
+    name: &str,
+    gateway_ip: &str,
+    alive: bool,
+    rsvc: &Service,
+    where_: &str,
+    out: &mut Vec<String>,
+) {
+    let Some(e) = local
+        .get(&ObjectKey::new(Kind::Endpoints, ns, name))
+        .and_then(|o| o.as_endpoints())
+    else {
         out.push(format!("{where_}: Endpoints missing"));
         return;
     };
-    let ready: Vec<&str> = e.subsets.iter().flat_map(|s| s.addresses.iter()).map(|a| a.ip.as_str()).collect();
-    if ready != [gateway_ip] {
-        let not_ready: Vec<&str> = e.subsets.iter().flat_map(|s| s.not_ready_addresses.iter()).map(|a| a.ip.as_str()).collect();
-        out.push(format!("{where_}: ready addresses {ready:?} (not ready {not_ready:?}), expected the gateway {gateway_ip}"));
+    let ready: Vec<&str> = e
+        .subsets
+        .iter()
+        .flat_map(|s| s.addresses.iter())
+        .map(|a| a.ip.as_str())
+        .collect();
+    let not_ready: Vec<&str> = e
+        .subsets
+        .iter()
+        .flat_map(|s| s.not_ready_addresses.iter())
+        .map(|a| a.ip.as_str())
+        .collect();
+    let (want_ready, want_not_ready): (&[&str], &[&str]) = if alive {
+        (&[gateway_ip], &[])
+    } else {
+        (&[], &[gateway_ip])
+    };
+    if ready != want_ready || not_ready != want_not_ready {
+        let state = if alive {
+            "ready (the gateway is reachable)"
+        } else {
+            "not ready (the gateway is unreachable)"
+        };
+        out.push(format!("{where_}: ready addresses {ready:?}, not ready {not_ready:?}; expected the gateway {gateway_ip} {state}"));
     }
-    let ports: BTreeSet<(String, i32)> = e.subsets.iter().flat_map(|s| s.ports.iter()).map(|p| (p.name.clone(), p.port)).collect();
-    let want: BTreeSet<(String, i32)> = rsvc.spec.ports.iter().map(|p| (p.name.clone(), 4143)).collect();
+    let ports: BTreeSet<(String, i32)> = e
+        .subsets
+        .iter()
+        .flat_map(|s| s.ports.iter())
+        .map(|p| (p.name.clone(), p.port))
+        .collect();
+    let want: BTreeSet<(String, i32)> = rsvc
+        .spec
+        .ports
+        .iter()
+        .map(|p| (p.name.clone(), 4143))
+        .collect();
     if ports != want {
-        out.push(format!("{where_}: Endpoints ports {ports:?}, expected {want:?}"));
+        out.push(format!(
+            "{where_}: Endpoints ports {ports:?}, expected {want:?}"
+        ));
     }
 }
 
@@ -184,7 +342,12 @@ impl Convergence {
         let mut problems = Vec::new();
         let mut judged = Vec::new();
         for link in &world.scenario.links {
-            let (Some(src), Some(dst)) = (world.cluster_index(&link.from), world.cluster_index(&link.to)) else { continue };
+            let (Some(src), Some(dst)) = (
+                world.cluster_index(&link.from),
+                world.cluster_index(&link.to),
+            ) else {
+                continue;
+            };
             let target = world.apis[dst].server.store();
             let mut expected_names = BTreeSet::new();
             for remote in target.list(Kind::Service, None) {
@@ -194,21 +357,41 @@ impl Convergence {
                 if !(rd || gw) {
                     continue;
                 }
-                let mode = if rd { Mode::RemoteDiscovery } else { Mode::Gateway };
-                expected_names.insert((remote.namespace().to_string(), format!("{}-{}", remote.name(), link.name)));
-                judged.push((link.name.clone(), format!("{}/{}", remote.namespace(), remote.name())));
+                let mode = if rd {
+                    Mode::RemoteDiscovery
+                } else {
+                    Mode::Gateway
+                };
+                expected_names.insert((
+                    remote.namespace().to_string(),
+                    format!("{}-{}", remote.name(), link.name),
+                ));
+                judged.push((
+                    link.name.clone(),
+                    format!("{}/{}", remote.namespace(), remote.name()),
+                ));
                 judge(world, link, src, dst, remote, mode, &mut problems);
             }
             // Orphans: mirrors of this link whose remote service is not (or no longer) exported.
             let local = world.apis[src].server.store();
             for svc in local.list(Kind::Service, None) {
                 let l = &svc.meta().labels;
-                if l.get(LABEL_CLUSTER) != Some(&link.name) || l.get(LABEL_MIRRORED).map(String::as_str) != Some("true") {
+                if l.get(LABEL_CLUSTER) != Some(&link.name)
+                    || l.get(LABEL_MIRRORED).map(String::as_str) != Some("true")
+                {
                     continue;
                 }
-                let root = l.get(LABEL_HEADLESS_ROOT).cloned().unwrap_or_else(|| svc.name().to_string());
+                let root = l
+                    .get(LABEL_HEADLESS_ROOT)
+                    .cloned()
+                    .unwrap_or_else(|| svc.name().to_string());
                 if !expected_names.contains(&(svc.namespace().to_string(), root.clone())) {
-                    problems.push(format!("{}: {}/{} is an orphan (no exported remote service)", world.scenario.clusters[src].name, svc.namespace(), svc.name()));
+                    problems.push(format!(
+                        "{}: {}/{} is an orphan (no exported remote service)",
+                        world.scenario.clusters[src].name,
+                        svc.namespace(),
+                        svc.name()
+                    ));
                 }
             }
         }
@@ -222,8 +405,16 @@ impl Check for Convergence {
     }
 
     fn observe(&mut self, at: SimTime, obs: &Observation, _world: &World) -> Option<String> {
-        if let Observation::MirrorWrite { cluster, link, key, changed: true, .. } = obs {
-            self.last_change.insert((*cluster, link.clone(), key.clone()), at);
+        if let Observation::MirrorWrite {
+            cluster,
+            link,
+            key,
+            changed: true,
+            ..
+        } = obs
+        {
+            self.last_change
+                .insert((*cluster, link.clone(), key.clone()), at);
         }
         None
     }
@@ -234,13 +425,26 @@ impl Check for Convergence {
 
     fn finish(&mut self, world: &World, end: SimTime) -> CheckResult {
         let bound = world.scenario.checks.converged_within;
-        let last_heal = world.fired_faults.iter().filter_map(|f| f.healed_at).max().unwrap_or(SimTime::ZERO);
-        let last_action = world.scenario.actions.iter().map(|a| SimTime::ZERO + a.at).max().unwrap_or(SimTime::ZERO);
+        let last_heal = world
+            .fired_faults
+            .iter()
+            .filter_map(|f| f.healed_at)
+            .max()
+            .unwrap_or(SimTime::ZERO);
+        let last_action = world
+            .scenario
+            .actions
+            .iter()
+            .map(|a| SimTime::ZERO + a.at)
+            .max()
+            .unwrap_or(SimTime::ZERO);
         let reference = last_heal.max(last_action);
         let (mut problems, judged) = Self::evaluate(world);
         // Per-service convergence time: the last content-changing write to its mirror objects.
         for (link, service) in &judged {
-            let Some(spec) = world.scenario.links.iter().find(|l| &l.name == link) else { continue };
+            let Some(spec) = world.scenario.links.iter().find(|l| &l.name == link) else {
+                continue;
+            };
             let src = world.cluster_index(&spec.from).unwrap_or(0);
             let (ns, name) = service.split_once('/').unwrap_or(("", service));
             let mirror = format!("{name}-{link}");
@@ -266,7 +470,13 @@ impl Check for Convergence {
                 .map(|(_, t)| *t)
                 .max();
             let took = converged.map(|t| {
-                let start = world.fired_faults.iter().filter_map(|f| f.healed_at).filter(|h| *h <= t).max().unwrap_or(SimTime::ZERO);
+                let start = world
+                    .fired_faults
+                    .iter()
+                    .filter_map(|f| f.healed_at)
+                    .filter(|h| *h <= t)
+                    .max()
+                    .unwrap_or(SimTime::ZERO);
                 t.saturating_since(start.max(SimTime::ZERO + spec.at))
             });
             if let Some(t) = converged
@@ -274,7 +484,12 @@ impl Check for Convergence {
             {
                 problems.push(format!("{link}: {service} converged only at {t}, later than {} after the last change at {reference}", bound));
             }
-            self.rows.push(ConvergenceRow { link: link.clone(), service: service.clone(), converged_ns: converged.map(|t| t.0), took_ns: took.map(|d| d.0) });
+            self.rows.push(ConvergenceRow {
+                link: link.clone(),
+                service: service.clone(),
+                converged_ns: converged.map(|t| t.0),
+                took_ns: took.map(|d| d.0),
+            });
         }
         if end < reference + bound {
             problems.push(format!("the run ends at {end}, before the convergence bound ({} after {reference}) could be judged", bound));
@@ -283,7 +498,11 @@ impl Check for Convergence {
             name: self.name().into(),
             passed: problems.is_empty(),
             detail: if problems.is_empty() {
-                format!("{} exported service(s) mirrored exactly, no orphans, within {} of the last change", judged.len(), bound)
+                format!(
+                    "{} exported service(s) mirrored exactly, no orphans, within {} of the last change",
+                    judged.len(),
+                    bound
+                )
             } else {
                 let n = problems.len();
                 let mut shown: Vec<String> = problems.into_iter().take(5).collect();

@@ -3,8 +3,10 @@
 //! (liveness checks, evaluated after faults heal and a quiet period). Checks never change the
 //! run: the trace hash is the same with checks on and off.
 
+pub mod availability;
 pub mod convergence;
 pub mod failure_domains;
+pub mod headless_dns;
 pub mod safety;
 pub mod traffic;
 
@@ -80,7 +82,11 @@ impl Checker {
     }
 
     /// Final verdicts, and the convergence rows the checks measured.
-    pub fn finish(self, world: &World, end: SimTime) -> (Vec<CheckResult>, Vec<crate::report::ConvergenceRow>) {
+    pub fn finish(
+        self,
+        world: &World,
+        end: SimTime,
+    ) -> (Vec<CheckResult>, Vec<crate::report::ConvergenceRow>) {
         let mut rows = Vec::new();
         let results = self
             .checks
@@ -114,9 +120,17 @@ pub fn checks_for(world: &World) -> Vec<Box<dyn Check>> {
     }
     if spec.safety {
         checks.push(Box::new(safety::WrongPod::default()));
+        checks.push(Box::new(safety::ForeignWrites::default()));
+        checks.push(Box::new(safety::UnexportedMirror::default()));
     }
     if !world.scenario.links.is_empty() {
         checks.push(Box::new(convergence::Convergence::default()));
+    }
+    if !world.scenario.traffic.is_empty() {
+        checks.push(Box::new(availability::Availability));
+    }
+    if spec.headless_dns && world.scenario.links.iter().any(|l| l.headless) {
+        checks.push(Box::new(headless_dns::HeadlessDns));
     }
     if let Some(tolerance) = spec.failure_domain_tolerance {
         checks.push(Box::new(failure_domains::FailureDomains { tolerance }));

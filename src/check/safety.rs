@@ -103,3 +103,117 @@ impl Check for WrongPod {
         }
     }
 }
+
+/// `safety.unexported-mirror`: once a service mirror has observed that a remote service is no
+/// longer exported (or is gone), it never again creates or updates that service's mirror
+/// objects (the bug class of linkerd2#8475: an Endpoints update processed after the delete
+/// recreated the mirrors).
+#[derive(Default)]
+pub struct UnexportedMirror {
+    /// (link, namespace, remote name) observed exported.
+    exported: std::collections::BTreeSet<(String, String, String)>,
+    /// (link, namespace, remote name) observed unexported after being exported.
+    unexported: std::collections::BTreeSet<(String, String, String)>,
+    transitions: u64,
+}
+
+impl Check for UnexportedMirror {
+    fn name(&self) -> &'static str {
+        "safety.unexported-mirror"
+    }
+    fn observe(&mut self, _at: SimTime, obs: &Observation, _world: &World) -> Option<String> {
+        match obs {
+            Observation::RemoteExport {
+                link,
+                namespace,
+                name,
+                exported,
+            } => {
+                let key = (link.clone(), namespace.clone(), name.clone());
+                if *exported {
+                    self.unexported.remove(&key);
+                    self.exported.insert(key);
+                } else if self.exported.remove(&key) {
+                    self.unexported.insert(key);
+                    self.transitions += 1;
+                }
+                None
+            }
+            Observation::MirrorWrite {
+                link,
+                op,
+                key,
+                root,
+                ..
+            } if matches!(*op, "create" | "update" | "patch") => {
+                let (kind, rest) = key.split_once(' ')?;
+                if kind != "Service" && kind != "Endpoints" {
+                    return None;
+                }
+                let (ns, local) = rest.split_once('/')?;
+                // An endpoint mirror belongs to its headless root's service.
+                let local = root.as_deref().unwrap_or(local);
+                let remote = local.strip_suffix(&format!("-{link}"))?;
+                self.unexported
+                    .contains(&(link.clone(), ns.to_string(), remote.to_string()))
+                    .then(|| format!("the {link} mirror wrote {key} ({op}) after observing that {ns}/{remote} is no longer exported"))
+            }
+            _ => None,
+        }
+    }
+    fn finish(&mut self, _world: &World, _end: SimTime) -> CheckResult {
+        CheckResult {
+            name: self.name().into(),
+            passed: true,
+            detail: format!(
+                "{} unexport(s) observed, no mirror written after any of them",
+                self.transitions
+            ),
+            first_violation: None,
+        }
+    }
+}
+
+/// `safety.foreign-writes`: the service mirror never modifies or deletes a local object it does
+/// not own (one without Linkerd's mirror labels).
+#[derive(Default)]
+pub struct ForeignWrites {
+    writes: u64,
+}
+
+impl Check for ForeignWrites {
+    fn name(&self) -> &'static str {
+        "safety.foreign-writes"
+    }
+    fn observe(&mut self, _at: SimTime, obs: &Observation, world: &World) -> Option<String> {
+        let Observation::MirrorWrite {
+            cluster,
+            link,
+            op,
+            key,
+            foreign,
+            ..
+        } = obs
+        else {
+            return None;
+        };
+        self.writes += 1;
+        foreign.then(|| {
+            format!(
+                "the {link} mirror in {} did {op} on {key}, which it does not own",
+                world.scenario.clusters[*cluster].name
+            )
+        })
+    }
+    fn finish(&mut self, _world: &World, _end: SimTime) -> CheckResult {
+        CheckResult {
+            name: self.name().into(),
+            passed: true,
+            detail: format!(
+                "{} mirror write(s), all to objects the mirror owns",
+                self.writes
+            ),
+            first_violation: None,
+        }
+    }
+}

@@ -140,17 +140,23 @@ pub enum Breakage {
     /// Endpoints and assumes the mirror is complete, so the Service is never created. Handled
     /// in the other order (Service first) everything is correct.
     EndpointsBeforeService,
+    /// The pre-#8755 behaviour (linkerd2#8475): remote Endpoints updates are handled without
+    /// re-checking the export selector, so an update processed after an unexport recreates the
+    /// (headless) mirrors.
+    EndpointsAfterUnexport,
 }
 
 impl Breakage {
-    pub const ALL: [Breakage; 2] = [
+    pub const ALL: [Breakage; 3] = [
         Breakage::MirrorTouchesForeign,
         Breakage::EndpointsBeforeService,
+        Breakage::EndpointsAfterUnexport,
     ];
     pub fn name(self) -> &'static str {
         match self {
             Breakage::MirrorTouchesForeign => "mirror-touches-foreign",
             Breakage::EndpointsBeforeService => "endpoints-before-service",
+            Breakage::EndpointsAfterUnexport => "endpoints-after-unexport",
         }
     }
     pub fn from_name(name: &str) -> Option<Breakage> {

@@ -97,7 +97,11 @@ impl ClusterWatcher {
                 }
             }
             Delta::Updated { new, .. } if new.kind() == Kind::Endpoints => {
-                if self.is_exported(new.labels()) && !self.is_remote_discovery(new.labels()) {
+                let pre_8755 = self.cfg.breakages.has(Breakage::EndpointsAfterUnexport)
+                    && new.labels().contains_key(LABEL_K8S_HEADLESS);
+                if pre_8755
+                    || (self.is_exported(new.labels()) && !self.is_remote_discovery(new.labels()))
+                {
                     vec![MirrorEvent::OnUpdateEndpointsCalled(new.clone())]
                 } else {
                     vec![]

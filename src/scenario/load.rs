@@ -19,7 +19,8 @@ pub const CHECK_NAMES: &[&str] = &[
     "convergence",
     "failure-domains",
     "headless-dns",
-    "identity",
+    "faults-fired",
+    "availability",
 ];
 
 /// The registries a scenario's named options are validated against.
@@ -285,6 +286,7 @@ impl Validator<'_> {
                 domain: c.domain.clone().unwrap_or_else(|| "cluster.local".into()),
                 network: c.network.as_ref().map(|n| n.get_ref().clone()),
                 trust_anchor: c.trust_anchor.clone().unwrap_or_else(|| "root".into()),
+                trusts: c.trusts.clone(),
                 gateway: c.gateway.unwrap_or(true),
                 gateway_replicas: c.gateway_replicas.unwrap_or(1).max(1),
                 clock_skew_ns: c.clock_skew.map(|s| s.0).unwrap_or(0),
@@ -638,11 +640,25 @@ impl Validator<'_> {
             if let Some(s) = &a.create_namespace {
                 kinds.push(ActionKind::CreateNamespace { name: s.clone() });
             }
+            if let Some(l) = &a.label {
+                kinds.push(ActionKind::Label {
+                    service: l.service.clone(),
+                    key: l.key.clone(),
+                    value: l.value.clone(),
+                });
+            }
+            if let Some(l) = &a.annotate {
+                kinds.push(ActionKind::Annotate {
+                    service: l.service.clone(),
+                    key: l.key.clone(),
+                    value: l.value.clone(),
+                });
+            }
             if kinds.len() != 1 {
                 self.diags.push(self.map.at(
                     Some(span),
                     format!(
-                        "expected exactly one action kind (scale, export, unexport, delete_service, delete_link, create_namespace), found {}",
+                        "expected exactly one action kind (scale, export, unexport, delete_service, delete_link, create_namespace, label, annotate), found {}",
                         kinds.len()
                     ),
                 ));
@@ -701,7 +717,16 @@ impl Validator<'_> {
                     "a scenario expected to pass cannot list failing checks",
                 );
             }
-            Expectation { pass, failing }
+            let fix = e.fix.as_ref().map(|f| {
+                if !self.registry.fixes.contains(&f.get_ref().as_str()) {
+                    self.error(f, format!("unknown fix \"{}\"", f.get_ref()));
+                }
+                if pass {
+                    self.error(f, "a fix is expected to turn a failing scenario into a passing one: use verdict = \"fail\"");
+                }
+                f.get_ref().clone()
+            });
+            Expectation { pass, failing, fix }
         });
         let fuzz_raw = raw.fuzz.unwrap_or_default();
         let fuzz = FuzzSpec {

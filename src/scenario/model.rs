@@ -65,6 +65,8 @@ pub struct ClusterSpec {
     pub domain: String,
     pub network: Option<String>,
     pub trust_anchor: String,
+    /// Further anchors trusted besides `trust_anchor`.
+    pub trusts: Vec<String>,
     pub gateway: bool,
     pub gateway_replicas: u32,
     /// Signed clock offset of this cluster, in nanoseconds.
@@ -335,12 +337,35 @@ pub struct FaultSpec {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ActionKind {
-    Scale { workload: String, replicas: u32 },
-    Export { service: String },
-    Unexport { service: String },
-    DeleteService { service: String },
-    DeleteLink { link: String },
-    CreateNamespace { name: String },
+    Scale {
+        workload: String,
+        replicas: u32,
+    },
+    Export {
+        service: String,
+    },
+    Unexport {
+        service: String,
+    },
+    DeleteService {
+        service: String,
+    },
+    DeleteLink {
+        link: String,
+    },
+    CreateNamespace {
+        name: String,
+    },
+    Label {
+        service: String,
+        key: String,
+        value: Option<String>,
+    },
+    Annotate {
+        service: String,
+        key: String,
+        value: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -365,6 +390,8 @@ pub struct CheckSpec {
 pub struct Expectation {
     pub pass: bool,
     pub failing: Vec<String>,
+    /// With this fix switched on, the scenario passes.
+    pub fix: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]

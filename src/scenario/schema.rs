@@ -86,6 +86,9 @@ pub struct Cluster {
     pub network: Option<Name>,
     #[serde(default)]
     pub trust_anchor: Option<String>,
+    /// Further anchors this cluster's proxies trust (a bundle, as during an anchor rotation).
+    #[serde(default)]
+    pub trusts: Vec<String>,
     #[serde(default)]
     pub gateway: Option<bool>,
     #[serde(default)]
@@ -427,6 +430,21 @@ pub struct Action {
     pub delete_link: Option<String>,
     #[serde(default)]
     pub create_namespace: Option<String>,
+    /// Sets (or, without `value`, removes) a label on a Service.
+    #[serde(default)]
+    pub label: Option<LabelChange>,
+    /// Sets (or, without `value`, removes) an annotation on a Service.
+    #[serde(default)]
+    pub annotate: Option<LabelChange>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct LabelChange {
+    pub service: String,
+    pub key: String,
+    #[serde(default)]
+    pub value: Option<String>,
 }
 
 #[derive(Deserialize, Debug)]
@@ -467,6 +485,9 @@ pub struct Expect {
     /// Names of checks expected to fail (when the verdict is `"fail"`).
     #[serde(default)]
     pub failing: Vec<Name>,
+    /// A quirk fix that makes the scenario pass (the scenario shows the quirk).
+    #[serde(default)]
+    pub fix: Option<Name>,
 }
 
 #[derive(Deserialize, Debug, Default)]

@@ -40,6 +40,8 @@ pub struct Gateway {
     next_id: u64,
     /// Test-only breakage: trust any anchor.
     pub accept_any_anchor: bool,
+    /// Test-only breakage: route per-pod names to any pod of the service.
+    pub ignore_hostname: bool,
     pub forwarded: u64,
     pub probes_answered: u64,
     latency: SimDuration,
@@ -64,6 +66,7 @@ impl Gateway {
             pending: BTreeMap::new(),
             next_id: 1,
             accept_any_anchor: false,
+            ignore_hostname: false,
             forwarded: 0,
             probes_answered: 0,
             latency,
@@ -117,6 +120,13 @@ impl Gateway {
                 );
                 continue;
             }
+            let host = match host.split_once('.') {
+                // `<host>.<svc>.<ns>.svc.<domain>` keeps 5+ labels after the host.
+                Some((_, rest)) if self.ignore_hostname && rest.split('.').count() >= 5 => {
+                    rest.to_string()
+                }
+                _ => host,
+            };
             let id = self.next_id;
             self.next_id += 1;
             self.pending.insert(

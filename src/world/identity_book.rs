@@ -27,6 +27,8 @@ pub const HANDSHAKE_TIMEOUT: SimDuration = SimDuration::from_secs(10);
 
 pub struct ClusterIdentity {
     pub anchor: String,
+    /// Names of every anchor in this cluster's trust bundle.
+    pub trusted: std::collections::BTreeSet<String>,
     issuer: Issuer,
     pub trust: TrustBundle,
     pub skew: ClockSkew,
@@ -54,12 +56,19 @@ impl IdentityBook {
         for c in &scenario.clusters {
             *counts.entry(c.trust_anchor.as_str()).or_default() += 1;
         }
+        let mut names: std::collections::BTreeSet<&str> = counts.keys().copied().collect();
+        names.extend(
+            scenario
+                .clusters
+                .iter()
+                .flat_map(|c| c.trusts.iter().map(String::as_str)),
+        );
         let shared_anchor = counts
             .iter()
             .max_by_key(|(name, n)| (**n, std::cmp::Reverse(**name)))
             .map(|(n, _)| n.to_string())
             .unwrap_or_default();
-        for name in counts.keys() {
+        for name in &names {
             let subject = format!("{name}.linkerd.{}", scenario.linkerd.trust_domain);
             anchors.insert(
                 name.to_string(),
@@ -74,13 +83,25 @@ impl IdentityBook {
                 let anchor = &anchors[&c.trust_anchor];
                 ClusterIdentity {
                     anchor: c.trust_anchor.clone(),
+                    trusted: std::iter::once(c.trust_anchor.clone())
+                        .chain(c.trusts.iter().cloned())
+                        .collect(),
                     issuer: anchor.issue_issuer(
                         &mut rng,
                         DEFAULT_ISSUER_SUBJECT,
                         SimTime::ZERO,
                         epoch + ISSUER_LIFETIME,
                     ),
-                    trust: TrustBundle::of(&[anchor.certificate()]),
+                    trust: {
+                        let mut certs = vec![anchor.certificate()];
+                        certs.extend(
+                            c.trusts
+                                .iter()
+                                .filter_map(|t| anchors.get(t))
+                                .map(|a| a.certificate()),
+                        );
+                        TrustBundle::of(&certs)
+                    },
                     skew: ClockSkew(c.clock_skew_ns),
                     expired: false,
                     creds: BTreeMap::new(),
@@ -209,6 +230,7 @@ impl IdentityBook {
         let anchor = &self.anchors[name];
         let c = &mut self.clusters[cluster];
         c.anchor = name.to_string();
+        c.trusted = std::iter::once(name.to_string()).collect();
         c.issuer = anchor.issue_issuer(
             &mut self.rng,
             DEFAULT_ISSUER_SUBJECT,
@@ -224,6 +246,17 @@ impl IdentityBook {
         let certs: Vec<&crate::identity::Certificate> =
             self.anchors.values().map(|a| a.certificate()).collect();
         TrustBundle::of(&certs)
+    }
+
+    /// Whether proxies of `client` and the gateway of `server` can complete an mTLS handshake:
+    /// each trusts the other's anchor and neither holds expired certificates. `any_anchor`: the
+    /// server's gateway is the broken variant that trusts every anchor.
+    pub fn can_handshake(&self, client: usize, server: usize, any_anchor: bool) -> bool {
+        let (c, s) = (&self.clusters[client], &self.clusters[server]);
+        c.trusted.contains(&s.anchor)
+            && (any_anchor || s.trusted.contains(&c.anchor))
+            && !c.expired
+            && !s.expired
     }
 
     /// Subject of the anchor every cluster is supposed to share.

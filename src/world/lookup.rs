@@ -380,6 +380,11 @@ impl Lookup {
         }
     }
 
+    /// What this CoreDNS would answer for `name` now (read-only, for checks).
+    pub fn answer(&self, name: &str) -> DnsResponse {
+        self.dns.resolve(&self.view(), name, QueryType::A)
+    }
+
     pub fn restart(&mut self, env: &mut Env<'_, '_>, api_server: ComponentId) {
         self.client.stop(env);
         let fresh = Lookup::new(

@@ -157,6 +157,14 @@ impl LocalApi for WorldApi<'_, '_, '_> {
             _ => target.clone(),
         };
         let before = written.as_ref().and_then(|k| store.get(k).cloned());
+        let root = match &req {
+            Request::Create { object } | Request::Update { object } => object
+                .meta()
+                .labels
+                .get("mirror.linkerd.io/headless-mirror-svc-name")
+                .cloned(),
+            _ => None,
+        };
         let result = self.env.api_call(req);
         if let (Ok(response), Some(key)) = (&result, written)
             && op != "read"
@@ -166,7 +174,15 @@ impl LocalApi for WorldApi<'_, '_, '_> {
                 _ => true,
             };
             let key = key.to_string();
-            self.env.observe(Observation::MirrorWrite { cluster, link: self.link.clone(), op, key, foreign, changed });
+            self.env.observe(Observation::MirrorWrite {
+                cluster,
+                link: self.link.clone(),
+                op,
+                key,
+                foreign,
+                changed,
+                root,
+            });
         }
         result
     }
@@ -177,7 +193,13 @@ fn same_content(a: &Object, b: &Object) -> bool {
     let strip = |o: &Object| {
         let mut v = serde_json::to_value(o).unwrap_or_default();
         if let Some(m) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
-            for f in ["resourceVersion", "generation", "creationTimestamp", "uid", "managedFields"] {
+            for f in [
+                "resourceVersion",
+                "generation",
+                "creationTimestamp",
+                "uid",
+                "managedFields",
+            ] {
                 m.remove(f);
             }
         }
@@ -467,6 +489,9 @@ impl MirrorNode {
                 }
                 ClientOutput::Delta { informer, delta } => match &mut self.phase {
                     Phase::Running(r) => {
+                        if informer == 0 {
+                            report_export_change(env, &self.settings.link_name, &r.link, &delta);
+                        }
                         let events = if informer == 0 {
                             r.watcher.on_remote_service(&delta)
                         } else {
@@ -511,6 +536,12 @@ impl MirrorNode {
         }
         if let Some(remote) = &self.remote {
             for o in remote.informer(0).list(None) {
+                report_export_change(
+                    env,
+                    &self.settings.link_name,
+                    &link,
+                    &Delta::Added(o.clone()),
+                );
                 for ev in watcher.on_remote_service(&Delta::Added(o.clone())) {
                     queue.add(ev);
                 }
@@ -920,6 +951,30 @@ impl MirrorNode {
             _ => None,
         }
     }
+}
+
+/// Reports an exported → unexported (or deleted) transition of a remote Service as the watcher's
+/// informer delivers it, for the `safety.unexported-mirror` check.
+fn report_export_change(env: &mut Env<'_, '_>, link_name: &str, link: &Link, delta: &Delta) {
+    let exported = |o: &Object| {
+        let sel = |s: &Option<crate::k8s::LabelSelector>| {
+            s.as_ref()
+                .is_some_and(|s| !s.is_empty() && s.matches(o.labels()))
+        };
+        sel(&link.spec.selector) || sel(&link.spec.remote_discovery_selector)
+    };
+    let (obj, now_exported) = match delta {
+        Delta::Added(o) => (o, exported(o)),
+        Delta::Updated { new, .. } => (new, exported(new)),
+        Delta::Deleted(d) => (d.object(), false),
+        Delta::Synced => return,
+    };
+    env.observe(Observation::RemoteExport {
+        link: link_name.to_string(),
+        namespace: obj.namespace().to_string(),
+        name: obj.name().to_string(),
+        exported: now_exported,
+    });
 }
 
 pub fn owned_object(o: &Arc<Object>) -> bool {

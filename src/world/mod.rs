@@ -123,7 +123,14 @@ impl World {
         // Every fault's overlays must apply to this topology: try them on a scratch copy.
         let mut scratch = built.topology.clone();
         for f in &scenario.faults {
-            for overlay in network::overlays(&f.kind, &built.nodes) {
+            for overlay in network::overlays(
+                &f.kind,
+                &built.nodes,
+                scenario
+                    .breakages
+                    .iter()
+                    .any(|b| b == "partition-cuts-whole-cluster"),
+            ) {
                 scratch
                     .add_fault(overlay)
                     .map_err(|e| format!("fault {}: {e}", describe_fault(&f.kind)))?;
@@ -274,6 +281,10 @@ impl World {
                     .breakages
                     .iter()
                     .any(|b| b == "gateway-accepts-any-anchor");
+                g.ignore_hostname = scenario
+                    .breakages
+                    .iter()
+                    .any(|b| b == "gateway-ignores-hostname");
                 Some(add(
                     kernel,
                     format!("{}/gateway", spec.name),
@@ -554,7 +565,14 @@ impl World {
                     at: now,
                     healed_at: None,
                 });
-                let overlays = network::overlays(&spec.kind, &self.net_nodes);
+                let overlays = network::overlays(
+                    &spec.kind,
+                    &self.net_nodes,
+                    self.scenario
+                        .breakages
+                        .iter()
+                        .any(|b| b == "partition-cuts-whole-cluster"),
+                );
                 let mut ids = Vec::new();
                 for o in overlays {
                     // Validated when the world was built; failing here is an mcsim bug.
@@ -569,6 +587,15 @@ impl World {
                 self.apply_component_fault(ctx, &spec.kind, true);
                 self.paths_changed(ctx);
                 self.observe(now, Observation::FaultInjected { index: i });
+            }
+            FaultMsg::Heal(_)
+                if self
+                    .scenario
+                    .breakages
+                    .iter()
+                    .any(|b| b == "fault-injector-skips-heal") =>
+            {
+                // Test-only breakage: a fault injector that never heals.
             }
             FaultMsg::Heal(i) => {
                 let spec = self.scenario.faults[i].clone();
@@ -773,6 +800,27 @@ impl World {
             ActionKind::CreateNamespace { name } => {
                 Some(Request::create(crate::k8s::objects::Namespace::new(name)))
             }
+            ActionKind::Label {
+                service,
+                key,
+                value,
+            }
+            | ActionKind::Annotate {
+                service,
+                key,
+                value,
+            } => get(self, Kind::Service, service).map(|o| {
+                let mut o = (*o).clone();
+                let labels = match &action.kind {
+                    ActionKind::Label { .. } => &mut o.meta_mut().labels,
+                    _ => &mut o.meta_mut().annotations,
+                };
+                match value {
+                    Some(v) => labels.insert(key.clone(), v.clone()),
+                    None => labels.remove(key),
+                };
+                Request::update(o)
+            }),
         };
         let now = ctx.now();
         if let Some(req) = request {

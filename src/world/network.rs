@@ -94,7 +94,13 @@ pub fn build(scenario: &Scenario) -> Result<BuiltNetwork, String> {
 }
 
 /// The topology overlays a scenario fault adds (empty for faults that act on components).
-pub fn overlays(kind: &FaultKind, nodes: &BTreeMap<String, NodeId>) -> Vec<Fault> {
+/// `whole_cluster` is the test-only breakage `partition-cuts-whole-cluster`: a broken fault
+/// injector that isolates the first group from *every* other node instead of only the others.
+pub fn overlays(
+    kind: &FaultKind,
+    nodes: &BTreeMap<String, NodeId>,
+    whole_cluster: bool,
+) -> Vec<Fault> {
     let ids = |names: &[String]| -> Vec<NodeId> {
         names.iter().filter_map(|n| nodes.get(n).copied()).collect()
     };
@@ -109,6 +115,15 @@ pub fn overlays(kind: &FaultKind, nodes: &BTreeMap<String, NodeId>) -> Vec<Fault
                 PartitionMode::Reject => BlockMode::Reject,
             };
             let mut out = Vec::new();
+            if whole_cluster {
+                let first = ids(&groups[0]);
+                let rest: Vec<NodeId> = nodes
+                    .values()
+                    .copied()
+                    .filter(|n| !first.contains(n))
+                    .collect();
+                return vec![Fault::partition(&first, &rest, mode)];
+            }
             for i in 0..groups.len() {
                 for j in (i + 1)..groups.len() {
                     if *one_way && i != 0 {

@@ -32,6 +32,16 @@ pub enum Observation {
         key: String,
         foreign: bool,
         changed: bool,
+        /// For an endpoint mirror, its headless root (`mirror.linkerd.io/headless-mirror-svc-name`).
+        root: Option<String>,
+    },
+    /// The service mirror of `link` observed (through its remote informer) whether a remote
+    /// Service is exported.
+    RemoteExport {
+        link: String,
+        namespace: String,
+        name: String,
+        exported: bool,
     },
     /// The probe worker of `link` reported a liveness change.
     GatewayLiveness {
