@@ -42,20 +42,35 @@ partition = [["west"], ["east"]]
 /// mirror's Endpoints object exists.
 fn mirrors_at(until: SimDuration) -> BTreeMap<String, (String, bool)> {
     let scenario = Arc::new(load_str("mirrors-survive", SCENARIO, Registry::global()).unwrap());
-    let options = RunOptions { until: Some(until), dump: true, ..RunOptions::default() };
+    let options = RunOptions {
+        until: Some(until),
+        dump: true,
+        ..RunOptions::default()
+    };
     let result = run(scenario, &options).unwrap();
     let west = result.dumps.iter().find(|d| d.cluster == "west").unwrap();
     let list: serde_json::Value = serde_json::from_str(&west.json).unwrap();
     let items = list["items"].as_array().unwrap();
     let exists = |kind: &str, ns: &str, name: &str| {
-        items.iter().any(|o| o["kind"] == kind && o["metadata"]["namespace"] == ns && o["metadata"]["name"] == name)
+        items.iter().any(|o| {
+            o["kind"] == kind && o["metadata"]["namespace"] == ns && o["metadata"]["name"] == name
+        })
     };
     items
         .iter()
-        .filter(|o| o["kind"] == "Service" && o["metadata"]["labels"]["mirror.linkerd.io/cluster-name"] == "east")
+        .filter(|o| {
+            o["kind"] == "Service"
+                && o["metadata"]["labels"]["mirror.linkerd.io/cluster-name"] == "east"
+        })
         .map(|o| {
-            let (ns, name) = (o["metadata"]["namespace"].as_str().unwrap(), o["metadata"]["name"].as_str().unwrap());
-            let rv = o["metadata"]["resourceVersion"].as_str().unwrap().to_string();
+            let (ns, name) = (
+                o["metadata"]["namespace"].as_str().unwrap(),
+                o["metadata"]["name"].as_str().unwrap(),
+            );
+            let rv = o["metadata"]["resourceVersion"]
+                .as_str()
+                .unwrap()
+                .to_string();
             (format!("{ns}/{name}"), (rv, exists("Endpoints", ns, name)))
         })
         .collect()
@@ -68,6 +83,12 @@ fn mirrors_survive_a_thirty_minute_partition_unchanged() {
     // web-east, db-east (headless root), db-0-east and db-1-east (endpoint mirrors), and the
     // probe Service probe-east, which carries the link's cluster-name label too.
     assert_eq!(before.len(), 5, "{before:?}");
-    assert_eq!(before, after, "mirror Services changed or vanished during the partition");
-    assert!(after.values().all(|(_, endpoints)| *endpoints), "a mirror lost its Endpoints: {after:?}");
+    assert_eq!(
+        before, after,
+        "mirror Services changed or vanished during the partition"
+    );
+    assert!(
+        after.values().all(|(_, endpoints)| *endpoints),
+        "a mirror lost its Endpoints: {after:?}"
+    );
 }

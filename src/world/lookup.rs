@@ -272,7 +272,8 @@ impl Lookup {
             _ => None,
         });
         let mut out = Vec::new();
-        for slice_obj in view.list(Kind::EndpointSlice, Some(ns)) {
+        // Slices are named `<service or endpoints name>-<suffix>`; the label decides.
+        for slice_obj in view.list_prefix(Kind::EndpointSlice, ns, &format!("{name}-")) {
             let Some(slice) = slice_obj.as_endpoint_slice() else {
                 continue;
             };

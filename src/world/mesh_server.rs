@@ -110,6 +110,7 @@ impl MeshServer {
                 conn,
                 payload: Payload::Tls(flight),
             } => {
+                let flight = *flight;
                 let now = super::identity_book::IdentityBook::clock(env.now());
                 if !self.conns.contains_key(&conn) {
                     let Flight::ClientHello(hello) = &flight else {
@@ -126,7 +127,7 @@ impl MeshServer {
                 };
                 let reply = hs.handle(now, &flight, env.ctx.rng(), &mut env.identity.memo);
                 if let Some(reply) = reply {
-                    env.send(conn, Side::Server, Payload::Tls(reply));
+                    env.send(conn, Side::Server, Payload::Tls(Box::new(reply)));
                 }
                 match hs.outcome() {
                     Some(Outcome::Established { peer_identity })
@@ -155,15 +156,18 @@ impl MeshServer {
             }
             ConnEvent::Data {
                 conn,
-                payload:
-                    Payload::Http(HttpFrame::Request {
-                        id,
-                        authority,
-                        target_ip,
-                        port,
-                        path,
-                    }),
+                payload: Payload::Http(frame),
             } => {
+                let HttpFrame::Request {
+                    id,
+                    authority,
+                    target_ip,
+                    port,
+                    path,
+                } = *frame
+                else {
+                    return (inbound, accepted);
+                };
                 if let Some(hs) = self.conns.get(&conn)
                     && let ServerState::Established { peer_identity } = hs.state()
                 {
@@ -197,12 +201,12 @@ impl MeshServer {
         env.send(
             conn,
             Side::Server,
-            Payload::Http(HttpFrame::Response {
+            Payload::Http(Box::new(HttpFrame::Response {
                 id,
                 status,
                 served_by,
                 error,
-            }),
+            })),
         );
     }
 

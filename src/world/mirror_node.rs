@@ -93,10 +93,19 @@ struct Running {
     work_armed: Option<SimTime>,
 }
 
+/// The controller proxy's connection to the gateway, reused by every probe (the probe's HTTP
+/// client is new each time, but its proxy pools the mTLS connection).
+struct ProbeConn {
+    conn: ConnId,
+    handshake: Option<Box<ClientHandshake>>,
+    ready: bool,
+}
+
 struct ProbeState {
     worker: ProbeWorker,
-    /// Current probe: (id, connection, handshake, sent at).
-    current: Option<(u64, ConnId, Option<Box<ClientHandshake>>, SimTime)>,
+    /// The probe in flight: (id, sent at).
+    current: Option<(u64, SimTime)>,
+    conn: Option<ProbeConn>,
     generation: u64,
 }
 
@@ -363,9 +372,9 @@ impl MirrorNode {
             r.stop(env);
         }
         if let Some(p) = self.probe.take()
-            && let Some((_, conn, _, _)) = p.current
+            && let Some(c) = p.conn
         {
-            env.close(conn, Side::Client);
+            env.close(c.conn, Side::Client);
         }
         self.phase = Phase::Idle;
     }
@@ -402,6 +411,7 @@ impl MirrorNode {
             self.probe = Some(ProbeState {
                 worker,
                 current: None,
+                conn: None,
                 generation,
             });
         }
@@ -786,8 +796,7 @@ impl MirrorNode {
             }
             return;
         };
-        let conn = env.connect(gateway);
-        p.current = Some((req.id, conn, None, now));
+        p.current = Some((req.id, now));
         env.ctx.timer(
             req.timeout,
             Msg::Timer(Timer::ProbeTimeout {
@@ -795,18 +804,45 @@ impl MirrorNode {
                 id: req.id,
             }),
         );
+        match &p.conn {
+            Some(c) if c.ready => {
+                let conn = c.conn;
+                Self::send_probe(env, conn, req.id);
+            }
+            Some(_) => {} // connecting: sent once the connection is ready
+            None => {
+                let conn = env.connect(gateway);
+                p.conn = Some(ProbeConn {
+                    conn,
+                    handshake: None,
+                    ready: false,
+                });
+            }
+        }
+    }
+
+    fn send_probe(env: &mut Env<'_, '_>, conn: ConnId, id: u64) {
+        let frame = HttpFrame::Request {
+            id,
+            authority: format!("probe:{PROBE_PORT}"),
+            target_ip: String::new(),
+            port: PROBE_PORT,
+            path: "/ready".into(),
+        };
+        env.send(conn, Side::Client, Payload::Http(Box::new(frame)));
     }
 
     fn probe_done(&mut self, env: &mut Env<'_, '_>, generation: u64, id: u64, result: ProbeResult) {
         let Some(p) = &mut self.probe else { return };
-        if p.generation != generation {
+        if p.generation != generation || p.current.is_none_or(|(cur, _)| cur != id) {
             return;
         }
-        if let Some((cur, conn, _, _)) = &p.current
-            && *cur == id
+        p.current = None;
+        // A failed probe makes the proxy drop the connection; the next probe reconnects.
+        if matches!(result, ProbeResult::Error(_))
+            && let Some(c) = p.conn.take()
         {
-            env.close(*conn, Side::Client);
-            p.current = None;
+            env.close(c.conn, Side::Client);
         }
         let change = p.worker.on_result(env.now(), id, result);
         for line in p.worker.take_log() {
@@ -854,93 +890,85 @@ impl MirrorNode {
             .running_link()
             .map(|l| l.spec.gateway_identity.clone())
             .unwrap_or_default();
+        let identity = self.settings.identity.clone();
         let Some(p) = &mut self.probe else { return };
-        let Some((id, conn, hs, started)) = &mut p.current else {
-            return;
-        };
-        if conn_of(&event) != *conn {
+        let Some(c) = &mut p.conn else { return };
+        if conn_of(&event) != c.conn {
             return;
         }
-        let (id, generation, started) = (*id, p.generation, *started);
-        match event {
+        let conn = c.conn;
+        let generation = p.generation;
+        let current = p.current;
+        let fail = |reason: String| current.map(|(id, _)| (id, ProbeResult::Error(reason)));
+        let outcome: Option<(u64, ProbeResult)> = match event {
             ConnEvent::Connected { .. } => {
-                let config =
-                    env.identity
-                        .client_config(env.cluster, &self.settings.identity, env.now());
+                let config = env
+                    .identity
+                    .client_config(env.cluster, &identity, env.now());
                 let (h, hello) = ClientHandshake::start(
                     config,
                     &expected,
                     IdentityBook::clock(env.now()),
                     env.ctx.rng(),
                 );
-                *hs = Some(Box::new(h));
-                let c = *conn;
-                env.send(c, Side::Client, Payload::Tls(hello));
+                c.handshake = Some(Box::new(h));
+                env.send(conn, Side::Client, Payload::Tls(Box::new(hello)));
+                None
             }
             ConnEvent::ConnectFailed { error, .. } => {
-                self.probe_done(
-                    env,
-                    generation,
-                    id,
-                    ProbeResult::Error(format!("dial: {error:?}")),
-                );
+                p.conn = None;
+                fail(format!("dial: {error:?}"))
             }
             ConnEvent::Closed { reason, .. } => {
-                self.probe_done(
-                    env,
-                    generation,
-                    id,
-                    ProbeResult::Error(format!("connection {reason:?}")),
-                );
+                p.conn = None;
+                fail(format!("connection {reason:?}"))
             }
             ConnEvent::Data {
                 payload: Payload::Tls(flight),
                 ..
             } => {
-                let Some(h) = hs else { return };
+                let Some(h) = &mut c.handshake else { return };
                 let reply = h.handle(
                     IdentityBook::clock(env.now()),
                     &flight,
                     &mut env.identity.memo,
                 );
-                let outcome = h.outcome();
-                let c = *conn;
+                let done = h.outcome();
                 if let Some(reply) = reply {
-                    env.send(c, Side::Client, Payload::Tls(reply));
+                    env.send(conn, Side::Client, Payload::Tls(Box::new(reply)));
                 }
-                match outcome {
-                    Some(Outcome::Established { .. }) => {
-                        let frame = HttpFrame::Request {
-                            id,
-                            authority: format!("probe:{PROBE_PORT}"),
-                            target_ip: String::new(),
-                            port: PROBE_PORT,
-                            path: "/ready".into(),
-                        };
-                        env.send(c, Side::Client, Payload::Http(frame));
+                match done {
+                    Some(Outcome::Established { .. }) if !c.ready => {
+                        c.ready = true;
+                        if let Some((id, _)) = current {
+                            Self::send_probe(env, conn, id);
+                        }
+                        None
                     }
-                    Some(Outcome::Failed(e)) => self.probe_done(
-                        env,
-                        generation,
-                        id,
-                        ProbeResult::Error(format!("tls: {e}")),
-                    ),
-                    None => {}
+                    Some(Outcome::Failed(e)) => {
+                        p.conn = None;
+                        env.close(conn, Side::Client);
+                        fail(format!("tls: {e}"))
+                    }
+                    _ => None,
                 }
             }
             ConnEvent::Data {
-                payload: Payload::Http(HttpFrame::Response { status, .. }),
+                payload: Payload::Http(frame),
                 ..
             } => {
-                let latency = env.now().saturating_since(started);
-                self.probe_done(
-                    env,
-                    generation,
-                    id,
-                    ProbeResult::Response { status, latency },
-                );
+                let HttpFrame::Response { id, status, .. } = *frame else {
+                    return;
+                };
+                current.filter(|(cur, _)| *cur == id).map(|(id, sent)| {
+                    let latency = env.now().saturating_since(sent);
+                    (id, ProbeResult::Response { status, latency })
+                })
             }
-            _ => {}
+            _ => None,
+        };
+        if let Some((id, result)) = outcome {
+            self.probe_done(env, generation, id, result);
         }
     }
 

@@ -65,8 +65,8 @@ pub enum NetMsg {
 #[derive(Clone, Debug)]
 pub enum Payload {
     Api(ApiFrame),
-    Tls(Flight),
-    Http(HttpFrame),
+    Tls(Box<Flight>),
+    Http(Box<HttpFrame>),
 }
 
 impl Payload {

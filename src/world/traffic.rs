@@ -82,6 +82,8 @@ pub struct TrafficClient {
     next_id: u64,
     pub records: Vec<RequestRecord>,
     latency: SimDuration,
+    /// The last positive DNS answer and when its TTL runs out (the client's resolver cache).
+    dns_cache: Option<(SimTime, Vec<String>)>,
 }
 
 impl TrafficClient {
@@ -105,6 +107,7 @@ impl TrafficClient {
             next_id: 1,
             records: Vec::new(),
             latency,
+            dns_cache: None,
         }
     }
 
@@ -149,6 +152,13 @@ impl TrafficClient {
                 );
                 env.ctx
                     .timer(self.spec.timeout, Msg::Timer(Timer::RequestTimeout { id }));
+                if let Some((expires, ips)) = &self.dns_cache
+                    && now < *expires
+                {
+                    let ips = ips.clone();
+                    self.resolve(env, id, &ips);
+                    return;
+                }
                 let q = LookupMsg::DnsQuery {
                     id,
                     from: env.me(),
@@ -198,36 +208,55 @@ impl TrafficClient {
                     self.finish(env, id, Err("dns: nxdomain".into()));
                     return;
                 }
-                let ip = ips[env.ctx.rng().below(ips.len() as u64) as usize].clone();
-                p.stage = Stage::Resolve;
-                let target = ResolveTarget::Ip {
-                    ip,
-                    port: self.spec.port,
-                };
-                env.ctx.send(
-                    self.targets.destination,
-                    Msg::Lookup(LookupMsg::Resolve {
-                        id,
-                        from: env.me(),
-                        target,
-                    }),
-                    self.latency,
-                );
+                let _ = p;
+                if let crate::k8s::dns::DnsResponse::Answer(a) = response.as_ref() {
+                    self.dns_cache = Some((env.now() + a.ttl, ips.clone()));
+                }
+                self.resolve(env, id, &ips);
             }
             LookupMsg::Resolved { id, result } => {
-                if !self.pending.contains_key(&id) {
-                    return;
-                }
-                let endpoints = match result {
-                    Ok(e) if !e.is_empty() => e,
-                    Ok(_) => return self.finish(env, id, Err("no ready endpoints".into())),
-                    Err(e) => return self.finish(env, id, Err(format!("discovery: {e}"))),
-                };
-                let ep = endpoints[env.ctx.rng().below(endpoints.len() as u64) as usize].clone();
-                self.dispatch(env, id, ep);
+                self.on_resolved(env, id, result);
             }
             _ => {}
         }
+    }
+
+    /// Picks one of the addresses DNS gave and asks the destination controller about it.
+    fn resolve(&mut self, env: &mut Env<'_, '_>, id: u64, ips: &[String]) {
+        let Some(p) = self.pending.get_mut(&id) else {
+            return;
+        };
+        let ip = ips[env.ctx.rng().below(ips.len() as u64) as usize].clone();
+        p.stage = Stage::Resolve;
+        let target = ResolveTarget::Ip {
+            ip,
+            port: self.spec.port,
+        };
+        let msg = LookupMsg::Resolve {
+            id,
+            from: env.me(),
+            target,
+        };
+        env.ctx
+            .send(self.targets.destination, Msg::Lookup(msg), self.latency);
+    }
+
+    fn on_resolved(
+        &mut self,
+        env: &mut Env<'_, '_>,
+        id: u64,
+        result: Result<Vec<MeshEndpoint>, String>,
+    ) {
+        if !self.pending.contains_key(&id) {
+            return;
+        }
+        let endpoints = match result {
+            Ok(e) if !e.is_empty() => e,
+            Ok(_) => return self.finish(env, id, Err("no ready endpoints".into())),
+            Err(e) => return self.finish(env, id, Err(format!("discovery: {e}"))),
+        };
+        let ep = endpoints[env.ctx.rng().below(endpoints.len() as u64) as usize].clone();
+        self.dispatch(env, id, ep);
     }
 
     fn owner(&self, env: &Env<'_, '_>, ip: &str) -> Result<ComponentId, String> {
@@ -304,7 +333,7 @@ impl TrafficClient {
             port: ep.port,
             path: "/".into(),
         };
-        env.send(conn, Side::Client, Payload::Http(frame));
+        env.send(conn, Side::Client, Payload::Http(Box::new(frame)));
         if let Some(p) = self.pending.get_mut(&id) {
             p.stage = Stage::Sent { conn };
         }
@@ -375,7 +404,7 @@ impl TrafficClient {
                         if let Some(p) = self.pool.get_mut(&key) {
                             p.state = ConnState::Handshaking(Box::new(hs));
                         }
-                        env.send(conn, Side::Client, Payload::Tls(hello));
+                        env.send(conn, Side::Client, Payload::Tls(Box::new(hello)));
                     }
                 }
             }
@@ -412,11 +441,11 @@ impl TrafficClient {
                 let reply = hs.handle(now, &flight, &mut env.identity.memo);
                 let outcome = hs.outcome();
                 if let Some(reply) = reply {
-                    env.send(conn, Side::Client, Payload::Tls(reply));
+                    env.send(conn, Side::Client, Payload::Tls(Box::new(reply)));
                 }
                 match outcome {
                     Some(Outcome::Established { .. }) => {
-                        if !matches!(flight, Flight::Alert(_)) {
+                        if !matches!(*flight, Flight::Alert(_)) {
                             self.ready(env, conn);
                         }
                     }
@@ -428,14 +457,17 @@ impl TrafficClient {
             }
             ConnEvent::Data {
                 conn,
-                payload:
-                    Payload::Http(HttpFrame::Response {
-                        id,
-                        status,
-                        served_by,
-                        error,
-                    }),
+                payload: Payload::Http(frame),
             } => {
+                let HttpFrame::Response {
+                    id,
+                    status,
+                    served_by,
+                    error,
+                } = *frame
+                else {
+                    return;
+                };
                 if !matches!(self.pending.get(&id).map(|p| &p.stage), Some(Stage::Sent { conn: c }) if *c == conn)
                 {
                     return;
