@@ -214,8 +214,7 @@ fn judge(
                         local,
                         ns,
                         &em,
-                        &gateway_ip,
-                        alive,
+                        (&gateway_ip, alive),
                         rsvc,
                         &format!("{}: {ns}/{em}", world.scenario.clusters[src].name),
                         out,
@@ -244,7 +243,7 @@ fn judge(
         out.push(format!("{where_}: should not be headless"));
     }
     if ready_remote(remote_eps) {
-        gateway_endpoints(local, ns, &name, &gateway_ip, alive, rsvc, &where_, out);
+        gateway_endpoints(local, ns, &name, (&gateway_ip, alive), rsvc, &where_, out);
     } else if endpoints.is_some_and(|e| {
         e.subsets
             .iter()
@@ -279,8 +278,7 @@ fn gateway_endpoints(
     local: &dyn ObjectView,
     ns: &str,
     name: &str,
-    gateway_ip: &str,
-    alive: bool,
+    (gateway_ip, alive): (&str, bool),
     rsvc: &Service,
     where_: &str,
     out: &mut Vec<String>,

@@ -281,20 +281,18 @@ impl ApiClient {
         };
         while let Some(next) = self.backlog.front() {
             // Cancels are stream resets: not rate limited.
-            if !matches!(next, Outgoing::Cancel { .. }) {
-                if let Err(wait) = self.limiter.take(env.now()) {
-                    if !self.limiter_armed {
-                        self.limiter_armed = true;
-                        env.ctx.timer(
-                            wait,
-                            Msg::Timer(Timer::Client {
-                                slot: self.slot,
-                                timer: ClientTimer::Limiter,
-                            }),
-                        );
-                    }
-                    return;
+            if !matches!(next, Outgoing::Cancel { .. })
+                && let Err(wait) = self.limiter.take(env.now())
+            {
+                if !self.limiter_armed {
+                    self.limiter_armed = true;
+                    let t = Timer::Client {
+                        slot: self.slot,
+                        timer: ClientTimer::Limiter,
+                    };
+                    env.ctx.timer(wait, Msg::Timer(t));
                 }
+                return;
             }
             let Some(next) = self.backlog.pop_front() else {
                 break;

@@ -117,11 +117,9 @@ impl ControllerManager {
                 self.client.on_timer(env, timer, &mut out);
                 self.absorb(env, out);
             }
-            Timer::ControllerTick => {
-                if self.tick_armed.is_some_and(|t| t <= env.now()) {
-                    self.tick_armed = None;
-                    self.run(env);
-                }
+            Timer::ControllerTick if self.tick_armed.is_some_and(|t| t <= env.now()) => {
+                self.tick_armed = None;
+                self.run(env);
             }
             _ => {}
         }

@@ -129,23 +129,18 @@ impl KubeletNode {
                 self.client.on_timer(env, timer, &mut out);
                 self.absorb(env, out);
             }
-            Timer::KubeletTick => {
-                if self.tick_armed.is_some_and(|t| t <= env.now()) {
-                    self.tick_armed = None;
-                    let output = kubelet::sync(
-                        &self.own.over(self.client.informer(0).store()),
-                        env.now(),
-                        &self.config,
-                    );
-                    for req in output.requests {
-                        // A conflict means the cache was stale; the resulting event re-runs us.
-                        if let Ok(response) = env.api_call(req) {
-                            self.own.record(&response);
-                        }
+            Timer::KubeletTick if self.tick_armed.is_some_and(|t| t <= env.now()) => {
+                self.tick_armed = None;
+                let view = self.own.over(self.client.informer(0).store());
+                let output = kubelet::sync(&view, env.now(), &self.config);
+                for req in output.requests {
+                    // A conflict means the cache was stale; the resulting event re-runs us.
+                    if let Ok(response) = env.api_call(req) {
+                        self.own.record(&response);
                     }
-                    if let Some(at) = output.next_wakeup {
-                        self.arm(env, at.max(env.now()));
-                    }
+                }
+                if let Some(at) = output.next_wakeup {
+                    self.arm(env, at.max(env.now()));
                 }
             }
             _ => {}

@@ -112,7 +112,7 @@ impl MeshServer {
             } => {
                 let flight = *flight;
                 let now = super::identity_book::IdentityBook::clock(env.now());
-                if !self.conns.contains_key(&conn) {
+                if let std::collections::btree_map::Entry::Vacant(slot) = self.conns.entry(conn) {
                     let Flight::ClientHello(hello) = &flight else {
                         return (inbound, accepted);
                     };
@@ -120,7 +120,7 @@ impl MeshServer {
                         env.close(conn, Side::Server);
                         return (inbound, accepted);
                     };
-                    self.conns.insert(conn, ServerHandshake::new(config, now));
+                    slot.insert(ServerHandshake::new(config, now));
                 }
                 let Some(hs) = self.conns.get_mut(&conn) else {
                     return (inbound, accepted);

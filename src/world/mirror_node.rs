@@ -334,11 +334,11 @@ impl MirrorNode {
             if informer == LOCAL_LINK {
                 match &delta {
                     Delta::Added(o) if o.name() == self.settings.link_name => link_changed = true,
-                    Delta::Updated { old, new } if new.name() == self.settings.link_name => {
-                        // Status-only updates are ignored (since #13579).
-                        if !old.spec_eq(new) {
-                            link_changed = true;
-                        }
+                    // Status-only updates are ignored (since #13579).
+                    Delta::Updated { old, new }
+                        if new.name() == self.settings.link_name && !old.spec_eq(new) =>
+                    {
+                        link_changed = true
                     }
                     Delta::Deleted(d) if d.object().name() == self.settings.link_name => {
                         link_changed = true
@@ -497,8 +497,9 @@ impl MirrorNode {
                         }
                     }
                 }
-                ClientOutput::Delta { informer, delta } => match &mut self.phase {
-                    Phase::Running(r) => {
+                ClientOutput::Delta { informer, delta } => {
+                    // Before the watcher runs, deltas only fill the caches (replayed at start).
+                    if let Phase::Running(r) = &mut self.phase {
                         if informer == 0 {
                             report_export_change(env, &self.settings.link_name, &r.link, &delta);
                         }
@@ -511,8 +512,7 @@ impl MirrorNode {
                             r.queue.add(ev);
                         }
                     }
-                    _ => {}
-                },
+                }
             }
         }
         if let Phase::Syncing { .. } = self.phase

@@ -173,7 +173,7 @@ impl World {
             let addresses = built
                 .topology
                 .cluster(built.clusters[ci])
-                .map(|c| c.addresses.clone())
+                .map(|c| c.addresses)
                 .ok_or("cluster without addresses")?;
             let service_cidr = Ipv4Cidr::parse(&format!("10.{}.0.0/16", 95 + ci + 1))
                 .map_err(|e| e.to_string())?;
@@ -378,11 +378,12 @@ impl World {
         }
 
         // Start every component at t=0, then the scripted faults and actions.
-        for i in 0..nodes.len() {
-            if !matches!(
-                nodes[i],
+        for (i, node) in nodes.iter().enumerate() {
+            let passive = matches!(
+                node,
                 Node::FaultInjector | Node::ApiServer(_) | Node::Gateway(_) | Node::Traffic(_)
-            ) {
+            );
+            if !passive {
                 kernel.inject(ComponentId(i as u32), SimTime::ZERO, Msg::Start);
             }
         }

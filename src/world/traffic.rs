@@ -444,11 +444,10 @@ impl TrafficClient {
                     env.send(conn, Side::Client, Payload::Tls(Box::new(reply)));
                 }
                 match outcome {
-                    Some(Outcome::Established { .. }) => {
-                        if !matches!(*flight, Flight::Alert(_)) {
-                            self.ready(env, conn);
-                        }
+                    Some(Outcome::Established { .. }) if !matches!(*flight, Flight::Alert(_)) => {
+                        self.ready(env, conn)
                     }
+                    Some(Outcome::Established { .. }) => {}
                     Some(Outcome::Failed(e)) => {
                         self.drop_conn(env, conn, format!("tls: {e}"), true)
                     }
