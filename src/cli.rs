@@ -29,6 +29,48 @@ pub enum Command {
     Check { scenario: PathBuf },
     /// Print the scenario's network topology as Graphviz DOT.
     Graph { scenario: PathBuf },
+    /// Explore event orderings and swarm faults over many seeds.
+    Fuzz(FuzzArgs),
+    /// Run a case recorded by `mcsim fuzz` again and compare its trace hash.
+    Replay {
+        file: PathBuf,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct FuzzArgs {
+    pub scenario: PathBuf,
+    /// Number of seeds to run.
+    #[arg(long, default_value_t = 100)]
+    pub seeds: u64,
+    /// First seed.
+    #[arg(long, default_value_t = 0)]
+    pub start: u64,
+    /// Parallel jobs (default: the number of cores).
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    /// Exploration mode; by default even seeds explore randomly and odd seeds with PCT.
+    #[arg(long, value_enum)]
+    pub mode: Option<ModeArg>,
+    /// Run every seed twice and compare trace hashes (default: 1 seed in 20).
+    #[arg(long)]
+    pub check_determinism: bool,
+    /// Only explore orderings: draw no swarm faults.
+    #[arg(long)]
+    pub no_swarm: bool,
+    /// Directory for replay files of failing seeds.
+    #[arg(long, default_value = "fuzz-out")]
+    pub out: PathBuf,
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ModeArg {
+    Random,
+    Pct,
 }
 
 #[derive(clap::Args, Debug)]
@@ -45,6 +87,9 @@ pub struct RunArgs {
     pub trace: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Explore orderings like `mcsim fuzz` does (default: FIFO, the reference ordering).
+    #[arg(long, value_enum)]
+    pub explore: Option<ModeArg>,
     /// Switch on the intended behaviour for a Linkerd quirk (repeatable; see QUIRKS.md).
     #[arg(long = "fix", value_name = "NAME")]
     pub fixes: Vec<String>,
@@ -63,7 +108,7 @@ fn parse_duration(s: &str) -> Result<SimDuration, String> {
     SimDuration::parse(s)
 }
 
-const SUBCOMMANDS: &[&str] = &["run", "check", "graph", "help"];
+const SUBCOMMANDS: &[&str] = &["run", "check", "graph", "fuzz", "replay", "help"];
 
 /// Inserts `run` when the first argument is a scenario path rather than a subcommand.
 pub fn normalize_args(mut args: Vec<String>) -> Vec<String> {
@@ -103,6 +148,8 @@ pub fn main_with_args(args: Vec<String>) -> ExitCode {
             }
             Err(code) => code,
         },
+        Command::Fuzz(args) => cmd_fuzz(args),
+        Command::Replay { file, format } => cmd_replay(&file, format),
         Command::Graph { scenario } => match load(&scenario) {
             Ok(s) => match crate::world::network::build(&s) {
                 Ok(built) => {
@@ -149,6 +196,11 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         until: args.until,
         record_trace: args.trace.is_some(),
         dump: args.dump.is_some(),
+        exploration: match args.explore {
+            None => crate::sim::Exploration::Fifo,
+            Some(ModeArg::Random) => crate::sim::Exploration::Random,
+            Some(ModeArg::Pct) => crate::sim::Exploration::Pct,
+        },
         ..RunOptions::default()
     };
     #[allow(clippy::disallowed_types, clippy::disallowed_methods)] // wall clock: reporting only
@@ -229,4 +281,179 @@ fn write_trace(path: &Path, result: &run::RunResult) -> std::io::Result<()> {
         writeln!(out, "{line}")?;
     }
     out.flush()
+}
+
+#[allow(clippy::disallowed_types, clippy::disallowed_methods)] // wall clock: progress and seeds/s only
+fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
+    use crate::fuzz::{self, FuzzOptions};
+    use std::io::IsTerminal;
+    let scenario = match load(&args.scenario) {
+        Ok(s) => Arc::new(s),
+        Err(code) => return code,
+    };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+        })
+        .max(1);
+    let options = FuzzOptions {
+        seeds: args.seeds,
+        start: args.start,
+        jobs,
+        mode: args.mode.map(|m| match m {
+            ModeArg::Random => crate::sim::Exploration::Random,
+            ModeArg::Pct => crate::sim::Exploration::Pct,
+        }),
+        check_determinism: args.check_determinism,
+        swarm: !args.no_swarm,
+        out: Some(args.out.clone()),
+    };
+    let started = std::time::Instant::now();
+    let total = args.seeds;
+    let tty = std::io::stderr().is_terminal();
+    let progress = move |done: u64, failures: u64| {
+        let step = (total / 10).max(1);
+        if tty || done.is_multiple_of(step) || done == total {
+            let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            let end = if tty && done < total { "\r" } else { "\n" };
+            eprint!("fuzz: {done}/{total} seeds, {failures} failing, {rate:.0} seeds/s{end}");
+        }
+    };
+    let results = match fuzz::sweep(scenario.clone(), &options, progress) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{}: {e}", args.scenario.display());
+            return ExitCode::from(2);
+        }
+    };
+    let wall = started.elapsed();
+    let summary = fuzz::summarize(&args.scenario.display().to_string(), &options, &results);
+    let replays = match fuzz::write_replays(&args.out, &results) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("{}: cannot write replay files: {e}", args.out.display());
+            return ExitCode::from(2);
+        }
+    };
+    match args.format {
+        Format::Json => match serde_json::to_string_pretty(&summary) {
+            Ok(json) => out(&format!("{json}\n")),
+            Err(e) => eprintln!("cannot render the summary: {e}"),
+        },
+        Format::Text => {
+            let mut text = format!(
+                "fuzz {}: {} seeds from {}, {} failing, {} distinct signature(s), {} determinism rerun(s)\n",
+                summary.scenario,
+                summary.seeds,
+                summary.start,
+                summary.failures,
+                summary.signatures.len(),
+                summary.determinism_checked
+            );
+            for s in &summary.signatures {
+                let replay = args.out.join(format!("seed-{}.replay.json", s.first_seed));
+                text.push_str(&format!(
+                    "  FAIL {:<40} {} seed(s), first seed {}: mcsim replay {}\n",
+                    s.failing.join(", "),
+                    s.seeds,
+                    s.first_seed,
+                    replay.display()
+                ));
+            }
+            for seed in &summary.nondeterministic {
+                text.push_str(&format!(
+                    "  NONDETERMINISTIC seed {seed}: two runs gave different trace hashes\n"
+                ));
+            }
+            if summary.failures == 0 && summary.nondeterministic.is_empty() {
+                text.push_str("verdict: PASS\n");
+            } else {
+                text.push_str(&format!(
+                    "verdict: FAIL ({} replay file(s) in {})\n",
+                    replays.len(),
+                    args.out.display()
+                ));
+            }
+            text.push_str(&format!(
+                "wall time: {:.2}s ({:.0} seeds/s, {} jobs)\n",
+                wall.as_secs_f64(),
+                summary.seeds as f64 / wall.as_secs_f64().max(1e-9),
+                jobs
+            ));
+            out(&text);
+        }
+    }
+    if summary.failures == 0 && summary.nondeterministic.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn cmd_replay(file: &Path, format: Format) -> ExitCode {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("{}: cannot read: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let replay: crate::fuzz::Replay = match serde_json::from_str(&text) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!(
+                "{}:{}:{}: not a replay file: {e}",
+                file.display(),
+                e.line(),
+                e.column()
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let base = match load(Path::new(&replay.scenario)) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let (result, same) = match crate::fuzz::replay(&base, &replay) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{}: {e}", replay.scenario);
+            return ExitCode::from(2);
+        }
+    };
+    match format {
+        Format::Json => out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&result).unwrap_or_default()
+        )),
+        Format::Text => out(&format!(
+            "replay {} seed {} ({:?}, {} swarm fault(s))\ntrace hash {} ({})\nfailing: {}\n",
+            replay.scenario,
+            replay.seed,
+            replay.mode,
+            replay.faults.len(),
+            result.trace_hash,
+            if same {
+                "same as recorded"
+            } else {
+                "DIFFERENT from the recorded one"
+            },
+            if result.failing.is_empty() {
+                "none".to_string()
+            } else {
+                result.failing.join(", ")
+            }
+        )),
+    }
+    if !same {
+        return ExitCode::from(1);
+    }
+    if result.failing.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }

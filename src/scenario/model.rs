@@ -193,7 +193,7 @@ pub struct TrafficSpec {
     pub timeout: SimDuration,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum PartitionMode {
     /// Packets vanish: detected only by timeouts.
     Drop,
@@ -201,7 +201,7 @@ pub enum PartitionMode {
     Reject,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum FaultKind {
     Partition {
         groups: Vec<Vec<String>>,
@@ -327,7 +327,7 @@ pub const FAULT_KINDS: &[&str] = &[
     "lossy_path",
 ];
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FaultSpec {
     pub at: SimDuration,
     /// `None`: the fault is never healed.

@@ -20,7 +20,19 @@ pub fn stream_id(name: &str) -> u64 {
 }
 
 /// A probability as an integer ratio `num / den` (e.g. loss `1/1000`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 pub struct Ratio {
     pub num: u64,
     pub den: u64,

@@ -26,6 +26,10 @@ pub enum ClientTimer {
     },
     /// A token is available for the next queued frame.
     Limiter,
+    /// Deliver the deltas an informer has buffered (exploration only).
+    Deliver {
+        index: u16,
+    },
 }
 
 impl std::hash::Hash for ClientTimer {
@@ -41,6 +45,10 @@ impl std::hash::Hash for ClientTimer {
                 h.write_u64(timer.generation);
             }
             ClientTimer::Limiter => h.write_u8(2),
+            ClientTimer::Deliver { index } => {
+                h.write_u8(3);
+                h.write_u16(*index);
+            }
         }
     }
 }
@@ -147,6 +155,10 @@ pub struct ApiClient {
     limiter_armed: bool,
     next_frame: u64,
     started: bool,
+    /// Exploration: deltas waiting per informer. client-go runs each informer's handlers on
+    /// its own goroutine, so deliveries of *different* informers interleave in any order while
+    /// each informer stays FIFO; the schedule decides the delays (none in FIFO mode).
+    held: BTreeMap<usize, VecDeque<Delta>>,
 }
 
 impl ApiClient {
@@ -169,6 +181,7 @@ impl ApiClient {
             limiter_armed: false,
             next_frame: 1,
             started: false,
+            held: BTreeMap::new(),
         }
     }
 
@@ -212,6 +225,7 @@ impl ApiClient {
         self.inflight.clear();
         self.watch_frames.clear();
         self.backlog.clear();
+        self.held.clear();
         self.started = false;
     }
 
@@ -260,10 +274,38 @@ impl ApiClient {
                     };
                     env.ctx.timer(after, Msg::Timer(t));
                 }
-                InformerEffect::Deliver(delta) => out.push(ClientOutput::Delta { informer, delta }),
+                InformerEffect::Deliver(delta) => self.deliver(env, informer, delta, out),
             }
         }
         self.pump(env, out);
+    }
+
+    /// Hands a delta to the owner now, or after the schedule's perturbation delay (keeping the
+    /// informer's own order).
+    fn deliver(
+        &mut self,
+        env: &mut Env<'_, '_>,
+        informer: usize,
+        delta: Delta,
+        out: &mut Vec<ClientOutput>,
+    ) {
+        if let Some(q) = self.held.get_mut(&informer) {
+            q.push_back(delta);
+            return;
+        }
+        let delay = env.ctx.schedule().perturb_delay();
+        if delay.is_zero() {
+            out.push(ClientOutput::Delta { informer, delta });
+            return;
+        }
+        self.held.insert(informer, VecDeque::from([delta]));
+        let t = Timer::Client {
+            slot: self.slot,
+            timer: ClientTimer::Deliver {
+                index: informer as u16,
+            },
+        };
+        env.ctx.timer(delay, Msg::Timer(t));
     }
 
     /// Moves backlog frames onto the connection, connecting first and pacing with the limiter.
@@ -534,6 +576,12 @@ impl ApiClient {
             ClientTimer::Limiter => {
                 self.limiter_armed = false;
                 self.pump(env, out);
+            }
+            ClientTimer::Deliver { index } => {
+                let informer = usize::from(index);
+                for delta in self.held.remove(&informer).unwrap_or_default() {
+                    out.push(ClientOutput::Delta { informer, delta });
+                }
             }
         }
     }

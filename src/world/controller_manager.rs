@@ -189,7 +189,14 @@ impl ControllerManager {
             return; // everything is marked at sync
         }
         let view = self.view();
-        let ep_keys = endpoints::keys_for(&view, obj);
+        // The endpoints controller registers only a *delete* handler for Endpoints
+        // (`onEndpointsDelete`): a hand-written Endpoints object (a Linkerd mirror) seen before
+        // its Service must not make it sync a Service its cache does not have yet.
+        let ep_keys = if obj.kind() == Kind::Endpoints && !deleted {
+            Vec::new()
+        } else {
+            endpoints::keys_for(&view, obj)
+        };
         let slice_keys = endpointslice::keys_for(&view, obj);
         drop(view);
         self.dirty.endpoints.extend(ep_keys);

@@ -603,13 +603,16 @@ impl MirrorNode {
         let Phase::Running(r) = &mut self.phase else {
             return;
         };
-        let at = if r.queue.is_idle() {
+        let now = env.now();
+        // Ready events: as soon as the worker is free. Otherwise only when a rate-limited retry
+        // is due (never again at this instant: this pass found nothing ready).
+        let at = if !r.queue.is_empty() {
+            r.busy_until.max(now)
+        } else {
             match r.queue.next_wakeup() {
-                Some(t) => t.max(r.busy_until),
+                Some(t) => t.max(r.busy_until).max(now + SimDuration::from_micros(1)),
                 None => return,
             }
-        } else {
-            r.busy_until.max(env.now())
         };
         if r.work_armed.is_none_or(|t| at < t) {
             r.work_armed = Some(at);

@@ -1,0 +1,284 @@
+//! Fuzzing event orderings and fault schedules from seeds (issue 7).
+//!
+//! One *case* is (scenario, seed, exploration mode). From the seed it draws, swarm-style, which
+//! fault kinds are on and then a few faults of those kinds at random times and places
+//! ([`swarm`]); every swarm fault heals before the liveness window, so a failing case is a bug
+//! in the system under test, not an impossible world. The run itself explores orderings
+//! through the kernel's schedule: random tie-breaks and delay perturbations, or PCT priorities.
+//! All checks run on every case.
+//!
+//! Cases run in parallel on a tokio runtime (`--jobs`); results are gathered by seed, so the
+//! summary is the same whatever the number of jobs. A sample of cases (5% by default, all with
+//! `--check-determinism`) is run twice and must give the same trace hash. A failing case is
+//! written as a replay file that `mcsim replay` turns back into the same run.
+
+pub mod swarm;
+
+use crate::run::{RunOptions, run};
+use crate::scenario::{FaultSpec, Scenario};
+use crate::sim::Exploration;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Clone, Debug)]
+pub struct FuzzOptions {
+    pub seeds: u64,
+    pub start: u64,
+    pub jobs: usize,
+    /// `None`: alternate random (even seeds) and PCT (odd seeds).
+    pub mode: Option<Exploration>,
+    /// Rerun every case (`true`) or 1 in 20 (`false`) and compare trace hashes.
+    pub check_determinism: bool,
+    /// Draw swarm faults on top of the scenario's own.
+    pub swarm: bool,
+    pub out: Option<PathBuf>,
+}
+
+/// Everything needed to run one case again, byte for byte.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Replay {
+    /// The scenario file, as given on the command line.
+    pub scenario: String,
+    pub seed: u64,
+    pub mode: Exploration,
+    /// Swarm faults added to the scenario's own.
+    pub faults: Vec<FaultSpec>,
+    /// What the case produced when it was recorded.
+    pub trace_hash: String,
+    pub failing: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct CaseResult {
+    pub seed: u64,
+    pub mode: Exploration,
+    pub trace_hash: String,
+    pub failing: Vec<String>,
+    pub swarm_faults: usize,
+    /// `Some(false)`: the rerun gave another trace hash.
+    pub deterministic: Option<bool>,
+    pub events: u64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Summary {
+    pub scenario: String,
+    pub seeds: u64,
+    pub start: u64,
+    pub failures: u64,
+    /// Failing-check sets and how many seeds showed each, with the first such seed.
+    pub signatures: Vec<Signature>,
+    pub determinism_checked: u64,
+    pub nondeterministic: Vec<u64>,
+    pub events: u64,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Signature {
+    pub failing: Vec<String>,
+    pub seeds: u64,
+    pub first_seed: u64,
+}
+
+pub fn mode_for(options: &FuzzOptions, seed: u64) -> Exploration {
+    options.mode.unwrap_or(if seed.is_multiple_of(2) {
+        Exploration::Random
+    } else {
+        Exploration::Pct
+    })
+}
+
+/// The scenario of one case: the base one plus its swarm faults.
+pub fn case_scenario(base: &Scenario, faults: &[FaultSpec]) -> Scenario {
+    let mut s = base.clone();
+    s.faults.extend(faults.iter().cloned());
+    s.faults.sort_by_key(|f| f.at);
+    s
+}
+
+fn run_case(
+    base: &Scenario,
+    seed: u64,
+    mode: Exploration,
+    faults: &[FaultSpec],
+) -> Result<(String, Vec<String>, u64), String> {
+    let scenario = Arc::new(case_scenario(base, faults));
+    let options = RunOptions {
+        seed: Some(seed),
+        exploration: mode,
+        ..RunOptions::default()
+    };
+    let r = run(scenario, &options)?;
+    let failing = r
+        .report
+        .failed_checks()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    Ok((r.report.trace_hash, failing, r.report.events))
+}
+
+/// Runs one case (and its determinism rerun when sampled).
+pub fn case(
+    base: &Scenario,
+    options: &FuzzOptions,
+    seed: u64,
+) -> Result<(CaseResult, Replay), String> {
+    let mode = mode_for(options, seed);
+    let faults = if options.swarm {
+        swarm::draw(base, seed)
+    } else {
+        Vec::new()
+    };
+    let (trace_hash, failing, events) = run_case(base, seed, mode, &faults)?;
+    let rerun = options.check_determinism || seed.is_multiple_of(20);
+    let deterministic = if rerun {
+        Some(run_case(base, seed, mode, &faults)?.0 == trace_hash)
+    } else {
+        None
+    };
+    let replay = Replay {
+        scenario: base.source.clone(),
+        seed,
+        mode,
+        faults: faults.clone(),
+        trace_hash: trace_hash.clone(),
+        failing: failing.clone(),
+    };
+    Ok((
+        CaseResult {
+            seed,
+            mode,
+            trace_hash,
+            failing,
+            swarm_faults: faults.len(),
+            deterministic,
+            events,
+        },
+        replay,
+    ))
+}
+
+/// Runs every case on `jobs` worker threads of a tokio runtime; `progress` is called after each
+/// case with (done, failures so far). Results come back ordered by seed.
+pub fn sweep(
+    base: Arc<Scenario>,
+    options: &FuzzOptions,
+    progress: impl Fn(u64, u64) + Send + Sync + 'static,
+) -> Result<Vec<(CaseResult, Replay)>, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(options.jobs.max(1))
+        .max_blocking_threads(options.jobs.max(1))
+        .build()
+        .map_err(|e| format!("cannot start the worker pool: {e}"))?;
+    let progress = Arc::new(progress);
+    let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let results = runtime.block_on(async {
+        let mut handles = Vec::new();
+        for seed in options.start..options.start + options.seeds {
+            let (base, options, progress, done, failed) = (
+                base.clone(),
+                options.clone(),
+                progress.clone(),
+                done.clone(),
+                failed.clone(),
+            );
+            handles.push(tokio::task::spawn_blocking(move || {
+                let r = case(&base, &options, seed);
+                let is_failure = r
+                    .as_ref()
+                    .map(|(c, _)| !c.failing.is_empty())
+                    .unwrap_or(true);
+                let f = failed
+                    .fetch_add(u64::from(is_failure), std::sync::atomic::Ordering::Relaxed)
+                    + u64::from(is_failure);
+                let d = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                progress(d, f);
+                r
+            }));
+        }
+        let mut out = Vec::new();
+        for h in handles {
+            out.push(h.await.map_err(|e| format!("a case panicked: {e}"))?);
+        }
+        Ok::<_, String>(out)
+    })?;
+    results.into_iter().collect()
+}
+
+pub fn summarize(
+    scenario: &str,
+    options: &FuzzOptions,
+    results: &[(CaseResult, Replay)],
+) -> Summary {
+    let mut sigs: BTreeMap<Vec<String>, (u64, u64)> = BTreeMap::new();
+    for (c, _) in results.iter().filter(|(c, _)| !c.failing.is_empty()) {
+        let e = sigs.entry(c.failing.clone()).or_insert((0, c.seed));
+        e.0 += 1;
+        e.1 = e.1.min(c.seed);
+    }
+    Summary {
+        scenario: scenario.to_string(),
+        seeds: options.seeds,
+        start: options.start,
+        failures: results
+            .iter()
+            .filter(|(c, _)| !c.failing.is_empty())
+            .count() as u64,
+        signatures: sigs
+            .into_iter()
+            .map(|(failing, (seeds, first_seed))| Signature {
+                failing,
+                seeds,
+                first_seed,
+            })
+            .collect(),
+        determinism_checked: results
+            .iter()
+            .filter(|(c, _)| c.deterministic.is_some())
+            .count() as u64,
+        nondeterministic: results
+            .iter()
+            .filter(|(c, _)| c.deterministic == Some(false))
+            .map(|(c, _)| c.seed)
+            .collect(),
+        events: results.iter().map(|(c, _)| c.events).sum(),
+    }
+}
+
+/// Writes a replay file for every failing case into `dir`.
+pub fn write_replays(
+    dir: &Path,
+    results: &[(CaseResult, Replay)],
+) -> std::io::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let mut written = Vec::new();
+    for (c, r) in results.iter().filter(|(c, _)| !c.failing.is_empty()) {
+        let path = dir.join(format!("seed-{}.replay.json", c.seed));
+        let json = serde_json::to_string_pretty(r).map_err(std::io::Error::other)?;
+        std::fs::write(&path, json)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Runs a replay file's case again; returns the new result and whether its trace hash matches.
+pub fn replay(base: &Scenario, r: &Replay) -> Result<(CaseResult, bool), String> {
+    let (trace_hash, failing, events) = run_case(base, r.seed, r.mode, &r.faults)?;
+    let same = trace_hash == r.trace_hash;
+    Ok((
+        CaseResult {
+            seed: r.seed,
+            mode: r.mode,
+            trace_hash,
+            failing,
+            swarm_faults: r.faults.len(),
+            deterministic: Some(same),
+            events,
+        },
+        same,
+    ))
+}

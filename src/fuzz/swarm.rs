@@ -1,0 +1,114 @@
+//! Swarm faults (Groce et al., ISSTA 2012; TigerBeetle's `options_swarm`): each seed first
+//! decides which fault kinds are switched on, then draws a few faults of those kinds with random
+//! targets, start times and durations. The draw comes from the seed's own `swarm` stream, so it
+//! is reproducible and independent of every component's randomness.
+//!
+//! Faults respect the scenario's promise: every swarm fault heals before the liveness window
+//! (the last scenario fault's heal plus the quiet period), so the convergence and availability
+//! checks judge a world that had the chance to recover.
+
+use crate::scenario::{FaultKind, FaultSpec, PartitionMode, Scenario};
+use crate::sim::{Prng, Ratio, SimDuration};
+
+/// Fault kinds the swarm may draw when the scenario's `[fuzz] faults` does not say.
+pub const DEFAULT_KINDS: &[&str] = &[
+    "partition",
+    "api_server_down",
+    "gateway_down",
+    "controller_crash",
+    "compact",
+    "slow_path",
+    "dns_failure",
+];
+
+/// At most this many swarm faults per case.
+const MAX_FAULTS: u64 = 3;
+
+pub fn draw(base: &Scenario, seed: u64) -> Vec<FaultSpec> {
+    let mut rng = Prng::stream(seed, "swarm");
+    let allowed: Vec<String> = base
+        .fuzz
+        .faults
+        .clone()
+        .unwrap_or_else(|| DEFAULT_KINDS.iter().map(|s| s.to_string()).collect());
+    // Swarm: switch each kind on with probability 1/2.
+    let kinds: Vec<&String> = allowed
+        .iter()
+        .filter(|_| rng.chance(Ratio::new(1, 2)))
+        .collect();
+    let clusters: Vec<&str> = base.clusters.iter().map(|c| c.name.as_str()).collect();
+    if kinds.is_empty() || clusters.len() < 2 {
+        return Vec::new();
+    }
+    // Every swarm fault heals early enough for the liveness checks to judge a recovered world.
+    let settle = base.quiet_period.max(base.checks.converged_within) + SimDuration::from_secs(30);
+    let latest_end = base.duration - settle;
+    if latest_end < SimDuration::from_secs(20) {
+        return Vec::new();
+    }
+    let n = rng.range_inclusive(1, MAX_FAULTS);
+    let mut out = Vec::new();
+    for _ in 0..n {
+        let Some(kind) = rng.pick(&kinds) else { break };
+        let a = *rng.pick(&clusters).unwrap_or(&clusters[0]);
+        let others: Vec<&str> = clusters.iter().copied().filter(|c| *c != a).collect();
+        let b = *rng.pick(&others).unwrap_or(&others[0]);
+        let duration = SimDuration::from_secs(rng.range_inclusive(5, 60));
+        let latest_start = latest_end.0.saturating_sub(duration.0);
+        let at = SimDuration(rng.range_inclusive(0, latest_start));
+        let fault = match kind.as_str() {
+            "partition" => FaultKind::Partition {
+                groups: vec![vec![a.to_string()], vec![b.to_string()]],
+                one_way: rng.chance(Ratio::new(1, 4)),
+                mode: if rng.chance(Ratio::new(1, 2)) {
+                    PartitionMode::Drop
+                } else {
+                    PartitionMode::Reject
+                },
+            },
+            "api_server_down" => FaultKind::ApiServerDown(a.into()),
+            "gateway_down" => FaultKind::GatewayDown(a.into()),
+            "cluster_down" => FaultKind::ClusterDown(a.into()),
+            "controller_crash" => {
+                let links: Vec<&crate::scenario::LinkSpec> = base.links.iter().collect();
+                match rng.pick(&links) {
+                    Some(l) => FaultKind::ControllerCrash {
+                        cluster: l.from.clone(),
+                        link: l.name.clone(),
+                    },
+                    None => continue,
+                }
+            }
+            "compact" => FaultKind::Compact(a.into()),
+            "dns_failure" => FaultKind::DnsFailure(a.into()),
+            "slow_path" => {
+                // Only direct paths can be slowed; fall back to a partition otherwise.
+                match base
+                    .paths
+                    .iter()
+                    .find(|p| (p.a == a && p.b == b) || (p.a == b && p.b == a))
+                {
+                    Some(p) => FaultKind::SlowPath {
+                        a: p.a.clone(),
+                        b: p.b.clone(),
+                        latency: SimDuration::from_millis(rng.range_inclusive(100, 2000)),
+                    },
+                    None => continue,
+                }
+            }
+            "cert_expiry" => FaultKind::CertExpiry(a.into()),
+            "rotate_certs" => FaultKind::RotateCerts(a.into()),
+            "clock_skew" => FaultKind::ClockSkew {
+                cluster: a.into(),
+                by_ns: -(rng.range_inclusive(1, 600) as i64) * 1_000_000_000,
+            },
+            _ => continue,
+        };
+        out.push(FaultSpec {
+            at,
+            duration: Some(duration),
+            kind: fault,
+        });
+    }
+    out
+}
