@@ -63,6 +63,27 @@ pub enum Node {
     Mirror(Box<MirrorNode>),
 }
 
+/// Components with informers: started once, and restarted with empty caches after a crash.
+trait Lifecycle {
+    fn start(&mut self, env: &mut Env<'_, '_>);
+    fn restart(&mut self, env: &mut Env<'_, '_>, api_server: ComponentId);
+}
+
+macro_rules! lifecycle {
+    ($($ty:ty),*) => {$(
+        impl Lifecycle for $ty {
+            fn start(&mut self, env: &mut Env<'_, '_>) {
+                <$ty>::start(self, env)
+            }
+            fn restart(&mut self, env: &mut Env<'_, '_>, api_server: ComponentId) {
+                <$ty>::restart(self, env, api_server)
+            }
+        }
+    )*};
+}
+
+lifecycle!(ControllerManager, KubeletNode, Lookup, MirrorNode);
+
 /// Component ids of one cluster.
 #[derive(Clone, Debug, Default)]
 pub struct ClusterComponents {
@@ -862,36 +883,21 @@ impl World {
     fn start(&mut self, ctx: &mut Ctx<'_, Msg>, to: ComponentId) {
         let restart = std::mem::replace(&mut self.started[to.index()], true);
         let api = self.api_ids[self.cluster_of[to.index()]];
-        self.with_env(ctx, to, |node, env| match node {
-            Node::Controllers(c) => {
-                if restart {
-                    c.restart(env, api)
-                } else {
-                    c.start(env)
+        self.with_env(ctx, to, |node, env| {
+            let component: &mut dyn Lifecycle = match node {
+                Node::Controllers(c) => c.as_mut(),
+                Node::Kubelet(k) => k.as_mut(),
+                Node::Lookup(l) => l.as_mut(),
+                Node::Mirror(m) => m.as_mut(),
+                Node::Gateway(_) | Node::Traffic(_) | Node::FaultInjector | Node::ApiServer(_) => {
+                    return;
                 }
+            };
+            if restart {
+                component.restart(env, api);
+            } else {
+                component.start(env);
             }
-            Node::Kubelet(k) => {
-                if restart {
-                    k.restart(env, api)
-                } else {
-                    k.start(env)
-                }
-            }
-            Node::Lookup(l) => {
-                if restart {
-                    l.restart(env, api)
-                } else {
-                    l.start(env)
-                }
-            }
-            Node::Mirror(m) => {
-                if restart {
-                    m.restart(env, api)
-                } else {
-                    m.start(env)
-                }
-            }
-            Node::Gateway(_) | Node::Traffic(_) | Node::FaultInjector | Node::ApiServer(_) => {}
         });
     }
 }

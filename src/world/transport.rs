@@ -537,26 +537,4 @@ impl Transport {
             }
         }
     }
-
-    /// A whole host (cluster) went down: its components lose their connections without a word;
-    /// peers elsewhere stall and time out.
-    pub fn on_host_down(&mut self, env: &mut NetEnv<'_, '_>, node: NodeId) {
-        let ids: Vec<ConnId> = self
-            .conns
-            .iter()
-            .filter(|(_, c)| c.nodes.contains(&node))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in ids {
-            let Some(c) = self.conns.get(&id) else {
-                continue;
-            };
-            if c.nodes[0] == node && c.nodes[1] == node {
-                self.conns.remove(&id);
-            }
-        }
-        self.on_paths_changed(env);
-        // Connections whose both ends were on the dead host are gone; the remaining ones that
-        // touch it are stalled and will time out (or flush if it comes back in time).
-    }
 }
