@@ -212,3 +212,45 @@ fn graph_prints_dot_that_parses_back() {
         assert!(child.wait().unwrap().success(), "dot rejected the output");
     }
 }
+
+#[test]
+fn a_narrow_path_adds_serialisation_delay() {
+    let base = r#"
+[sim]
+name = "bw"
+duration = "1m"
+[[cluster]]
+name = "west"
+[[cluster]]
+name = "east"
+[[path]]
+between = ["west", "east"]
+latency = "20ms"
+BANDWIDTH
+[[link]]
+from = "west"
+to = "east"
+[[service]]
+cluster = "east"
+name = "web"
+ports = [{ name = "http", port = 80 }]
+exported = true
+[[traffic]]
+from = "west"
+to = "web-east.default.svc.cluster.local:80"
+rate = "2/s"
+"#;
+    let p50 = |text: &str| {
+        let r = run_text(text);
+        r.report
+            .traffic
+            .iter()
+            .find(|t| t.from == "west")
+            .and_then(|t| t.p50_ms)
+            .expect("successful requests")
+    };
+    let wide = p50(&base.replace("BANDWIDTH", ""));
+    // 10 kB/s: a 300-byte request and a 200-byte response take 50 ms more on the wire.
+    let narrow = p50(&base.replace("BANDWIDTH", "bandwidth = 10000"));
+    assert!(narrow > wide + 40.0, "narrow {narrow} ms vs wide {wide} ms");
+}

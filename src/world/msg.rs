@@ -84,6 +84,41 @@ impl Payload {
             Payload::Http(f) => f.digest_into(h),
         }
     }
+    /// Approximate bytes on the wire (for serialisation delay on paths with a bandwidth).
+    pub fn size_bytes(&self) -> u64 {
+        const OBJECT: u64 = 1_024;
+        match self {
+            Payload::Api(f) => match f {
+                ApiFrame::Request { .. } => 512,
+                ApiFrame::Response { result, .. } => match result.as_ref() {
+                    Ok(crate::k8s::Response::List { items, .. }) => {
+                        256 + OBJECT * items.len() as u64
+                    }
+                    _ => OBJECT,
+                },
+                ApiFrame::WatchOpened { result, .. } => {
+                    256 + OBJECT
+                        * result
+                            .as_ref()
+                            .as_ref()
+                            .map(|e| e.len() as u64)
+                            .unwrap_or(0)
+                }
+                ApiFrame::Event { .. } => OBJECT,
+                ApiFrame::Watch { .. } | ApiFrame::WatchEnd { .. } | ApiFrame::Cancel { .. } => 256,
+            },
+            Payload::Tls(f) => match f.as_ref() {
+                Flight::ClientHello(_) => 256,
+                Flight::ServerFlight(_) | Flight::ClientFinished(_) => 1_500,
+                Flight::Alert(_) => 64,
+            },
+            Payload::Http(f) => match f.as_ref() {
+                HttpFrame::Request { .. } => 300,
+                HttpFrame::Response { .. } => 200,
+            },
+        }
+    }
+
     fn details(&self) -> serde_json::Value {
         match self {
             Payload::Api(f) => f.details(),

@@ -23,6 +23,9 @@ use std::collections::BTreeMap;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ConnId(pub u64);
 
+/// Size of a SYN, FIN or RST, in bytes.
+const CONTROL_PACKET: u64 = 64;
+
 /// Which end of a connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Side {
@@ -181,15 +184,30 @@ impl Transport {
     }
 
     /// One-way delay for a message of `size` bytes from `from` to `to`, or why it cannot go.
+    /// One-way delay for `size_bytes` from `from` to `to`: latency, jitter, serialisation at the
+    /// path's bandwidth (if it has one), retransmissions for loss, and the exploration
+    /// perturbation; or why the path is not up.
     fn one_way(
         env: &mut NetEnv<'_, '_>,
         from: NodeId,
         to: NodeId,
         rto_min: SimDuration,
+        size_bytes: u64,
     ) -> Result<SimDuration, PathState> {
         match env.topology.path_state(from, to) {
             PathState::Up(m) => {
+                let serialise = m
+                    .bandwidth_bytes_per_sec
+                    .filter(|bw| *bw > 0)
+                    .map(|bw| {
+                        SimDuration(
+                            u64::try_from(u128::from(size_bytes) * 1_000_000_000 / u128::from(bw))
+                                .unwrap_or(u64::MAX),
+                        )
+                    })
+                    .unwrap_or(SimDuration::ZERO);
                 let mut delay = m.latency
+                    + serialise
                     + env.ctx.schedule().jitter(m.jitter)
                     + env.ctx.schedule().perturb_delay();
                 // Loss on a stream costs retransmissions, never a hole.
@@ -228,7 +246,7 @@ impl Transport {
                 stall_generation: 0,
             },
         );
-        match Self::one_way(env, nodes[0], nodes[1], self.config.rto_min) {
+        match Self::one_way(env, nodes[0], nodes[1], self.config.rto_min, CONTROL_PACKET) {
             Ok(d) => env.ctx.send(server, Msg::Net(NetMsg::Syn { conn: id }), d),
             Err(PathState::Blocked(crate::net::fault::BlockMode::Reject)) => {
                 // ICMP unreachable / RST from the firewall: back after about one hop.
@@ -264,7 +282,14 @@ impl Transport {
             return;
         }
         let to = from.other();
-        match Self::one_way(env, c.nodes[from.index()], c.nodes[to.index()], rto_min) {
+        let size = payload.size_bytes();
+        match Self::one_way(
+            env,
+            c.nodes[from.index()],
+            c.nodes[to.index()],
+            rto_min,
+            size,
+        ) {
             Ok(d) => {
                 let at = (env.ctx.now() + d).max(c.last_delivery[to.index()] + SimDuration(1));
                 c.last_delivery[to.index()] = at;
@@ -308,6 +333,7 @@ impl Transport {
                 c.nodes[by.index()],
                 c.nodes[by.other().index()],
                 self.config.rto_min,
+                CONTROL_PACKET,
             )
         {
             let at = (env.ctx.now() + d).max(c.last_delivery[by.other().index()] + SimDuration(1));
@@ -350,13 +376,25 @@ impl Transport {
                 if env.down[to.index()] {
                     // Host up, nothing listening: RST.
                     let client = c.ends[0];
-                    if let Ok(d) = Self::one_way(env, c.nodes[1], c.nodes[0], self.config.rto_min) {
+                    if let Ok(d) = Self::one_way(
+                        env,
+                        c.nodes[1],
+                        c.nodes[0],
+                        self.config.rto_min,
+                        CONTROL_PACKET,
+                    ) {
                         env.ctx.send(client, Msg::Net(NetMsg::Refused { conn }), d);
                     }
                     return None;
                 }
                 let (server_node, client_node, client) = (c.nodes[1], c.nodes[0], c.ends[0]);
-                match Self::one_way(env, server_node, client_node, self.config.rto_min) {
+                match Self::one_way(
+                    env,
+                    server_node,
+                    client_node,
+                    self.config.rto_min,
+                    CONTROL_PACKET,
+                ) {
                     Ok(d) => {
                         c.state = State::Established;
                         let at = env.ctx.now() + d;
@@ -512,6 +550,7 @@ impl Transport {
                     c.nodes[me.index()],
                     c.nodes[me.other().index()],
                     self.config.rto_min,
+                    CONTROL_PACKET,
                 )
             {
                 env.ctx.send(
