@@ -85,6 +85,9 @@ pub struct RunArgs {
     /// Write every delivered event as JSON Lines to FILE.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// Write the run as a Chrome/Perfetto trace (open it in ui.perfetto.dev).
+    #[arg(long, value_name = "FILE")]
+    pub trace_perfetto: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Explore orderings like `mcsim fuzz` does (default: FIFO, the reference ordering).
@@ -194,7 +197,7 @@ fn cmd_run(args: RunArgs) -> ExitCode {
     let options = RunOptions {
         seed: args.seed,
         until: args.until,
-        record_trace: args.trace.is_some(),
+        record_trace: args.trace.is_some() || args.trace_perfetto.is_some(),
         dump: args.dump.is_some(),
         exploration: match args.explore {
             None => crate::sim::Exploration::Fifo,
@@ -217,6 +220,12 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         && let Err(e) = write_trace(path, &result)
     {
         eprintln!("{}: cannot write the trace: {e}", path.display());
+        return ExitCode::from(2);
+    }
+    if let Some(path) = &args.trace_perfetto
+        && let Err(e) = std::fs::write(path, report::perfetto::render(&result))
+    {
+        eprintln!("{}: cannot write the Perfetto trace: {e}", path.display());
         return ExitCode::from(2);
     }
     if let Some(dir) = &args.dump

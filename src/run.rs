@@ -2,7 +2,7 @@
 //! scenario (or `--until`), feed observations to the checks, and assemble the report.
 
 use crate::check::{self, Checker};
-use crate::report::{FaultRow, Report};
+use crate::report::{FaultRow, GatewayRow, Report};
 use crate::scenario::Scenario;
 use crate::sim::trace::TraceRecord;
 use crate::sim::{
@@ -127,6 +127,25 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
         checks: results,
         convergence,
         traffic,
+        gateways: world
+            .mirrors()
+            .into_iter()
+            .map(|(cluster, m)| {
+                let metrics = m.probe_metrics();
+                GatewayRow {
+                    mirror: format!(
+                        "{}/{}",
+                        scenario.clusters[cluster].name, m.settings.link_name
+                    ),
+                    gateway_alive: metrics.map(|p| p.gateway_alive),
+                    watcher_alive: m.gateway_alive(),
+                    probes_successful: metrics.map(|p| p.probes_successful).unwrap_or(0),
+                    probes_failed: metrics.map(|p| p.probes_failed).unwrap_or(0),
+                    latency_ms: metrics.and_then(|p| p.gateway_latency_ms),
+                    endpoint_repairs: m.endpoint_repairs(),
+                }
+            })
+            .collect(),
     };
     let dumps = if options.dump {
         world

@@ -2,6 +2,7 @@
 //! for tools. Everything in a report is derived from the run, so it is deterministic too (wall
 //! time is printed by the CLI, outside the report).
 
+pub mod perfetto;
 pub mod text;
 
 use crate::check::CheckResult;
@@ -22,6 +23,8 @@ pub struct Report {
     pub checks: Vec<CheckResult>,
     pub convergence: Vec<ConvergenceRow>,
     pub traffic: Vec<TrafficRow>,
+    /// Per service mirror at the end of the run: the probe worker's metrics (spec §8.4).
+    pub gateways: Vec<GatewayRow>,
 }
 
 impl Report {
@@ -64,6 +67,23 @@ pub struct ConvergenceRow {
     pub converged_ns: Option<u64>,
     /// Time from the remote change it tracks to convergence.
     pub took_ns: Option<u64>,
+}
+
+/// `linkerd multicluster gateways`, as a service mirror's metrics would show it.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct GatewayRow {
+    /// `<source cluster>/<link>`.
+    pub mirror: String,
+    /// `gateway_alive` (0/1) of the probe worker; `None` without a probe worker.
+    pub gateway_alive: Option<u8>,
+    /// The watcher's flag that decides mirror readiness (`None` when not running).
+    pub watcher_alive: Option<bool>,
+    pub probes_successful: u64,
+    pub probes_failed: u64,
+    /// `gateway_latency` (ms) of the last successful probe.
+    pub latency_ms: Option<u64>,
+    /// `service_mirror_endpoint_repairs`.
+    pub endpoint_repairs: u64,
 }
 
 #[derive(Clone, Debug, Serialize, PartialEq)]

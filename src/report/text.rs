@@ -72,6 +72,30 @@ pub fn render(report: &Report) -> String {
             );
         }
     }
+    if !report.gateways.is_empty() {
+        let _ = writeln!(out, "\ngateways (service-mirror probe metrics)");
+        let _ = writeln!(
+            out,
+            "  {:<24} {:>6} {:>8} {:>9} {:>8} {:>11} {:>8}",
+            "mirror", "alive", "watcher", "probes ok", "failed", "latency ms", "repairs"
+        );
+        for g in &report.gateways {
+            let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
+            let _ = writeln!(
+                out,
+                "  {:<24} {:>6} {:>8} {:>9} {:>8} {:>11} {:>8}",
+                g.mirror,
+                opt(g.gateway_alive.map(|a| a.to_string())),
+                opt(g
+                    .watcher_alive
+                    .map(|a| if a { "alive" } else { "dead" }.to_string())),
+                g.probes_successful,
+                g.probes_failed,
+                opt(g.latency_ms.map(|l| l.to_string())),
+                g.endpoint_repairs
+            );
+        }
+    }
     let _ = writeln!(out, "\nchecks");
     for c in &report.checks {
         let _ = writeln!(
