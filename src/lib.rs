@@ -1,5 +1,5 @@
 //! mcsim: a deterministic discrete-event simulator and test harness for Linkerd-style
 //! multi-cluster Kubernetes communication. See `ARCHITECTURE.md` for the module map.
 
-pub mod sim;
 pub mod k8s;
+pub mod sim;
