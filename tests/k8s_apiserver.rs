@@ -843,3 +843,122 @@ fn foreground_and_orphan_deletes_set_their_finalizers() {
         assert_eq!(o.meta().finalizers.len(), 1, "{name}");
     }
 }
+
+/// Random request sequences (odd names, stale and garbage RVs, hostile patches, propagation
+/// modes, watches) never panic, and the revision never goes backwards.
+#[test]
+fn random_requests_never_panic_and_revisions_only_grow() {
+    let mut pick = Prng::stream(99, "random-requests");
+    let (mut api, mut rng) = server("10.0.0.0/28");
+    let names = [
+        "a",
+        "b",
+        "Bad_Name",
+        "",
+        "a-very-long-name-that-is-still-fine",
+        "c.d",
+    ];
+    let nss = ["default", "prod", "gone", ""];
+    let patches = [
+        serde_json::json!({"spec": {"clusterIP": "None"}}),
+        serde_json::json!({"metadata": {"resourceVersion": "1"}}),
+        serde_json::json!({"metadata": {"name": "other"}}),
+        serde_json::json!({"spec": {"ports": "x"}}),
+        serde_json::json!(null),
+        serde_json::json!({"metadata": {"finalizers": ["x/y"]}}),
+        serde_json::json!({"status": {"phase": "Terminating"}}),
+    ];
+    let mut last_rv = api.revision();
+    for step in 0..3000u64 {
+        let now = SimTime::ZERO + SimDuration::from_secs(step);
+        let name = *pick.pick(&names).unwrap();
+        let ns = *pick.pick(&nss).unwrap();
+        let kind = *pick.pick(&Kind::ALL).unwrap();
+        let key = ObjectKey::new(kind, ns, name);
+        let req = match pick.below(9) {
+            0 => Request::create(Namespace::new(if ns.is_empty() { name } else { ns })),
+            1 => {
+                let mut s = svc(ns, name);
+                if pick.chance(mcsim::sim::Ratio::new(1, 3)) {
+                    s.spec.cluster_ip =
+                        ["None", "10.0.0.3", "10.9.9.9", "nonsense"][pick.below(4) as usize].into();
+                }
+                if pick.chance(mcsim::sim::Ratio::new(1, 4)) {
+                    s.metadata.generate_name = "g-".into();
+                    s.metadata.name.clear();
+                }
+                if pick.chance(mcsim::sim::Ratio::new(1, 4)) {
+                    s.metadata.finalizers.push("x/y".into());
+                }
+                Request::create(s)
+            }
+            2 => {
+                let mut s = svc(ns, name);
+                s.metadata.resource_version =
+                    ["", "1", "999999", "abc"][pick.below(4) as usize].into();
+                Request::update(s)
+            }
+            3 => Request::update_status(svc(ns, name)),
+            4 => Request::Patch {
+                key,
+                subresource: if pick.chance(mcsim::sim::Ratio::new(1, 2)) {
+                    Subresource::Main
+                } else {
+                    Subresource::Status
+                },
+                patch: pick.pick(&patches).unwrap().clone(),
+            },
+            5 => Request::Delete {
+                key,
+                options: DeleteOptions {
+                    propagation_policy: [
+                        Propagation::Background,
+                        Propagation::Foreground,
+                        Propagation::Orphan,
+                    ][pick.below(3) as usize],
+                    grace_period_seconds: [None, Some(0), Some(-5), Some(i64::MAX)]
+                        [pick.below(4) as usize],
+                    precondition_uid: None,
+                },
+            },
+            6 => Request::List {
+                kind,
+                namespace: Some(ns.to_string()),
+                selector: None,
+            },
+            7 => {
+                let rv = [None, Some(0), Some(1), Some(u64::MAX)][pick.below(4) as usize];
+                let id = WatchId(pick.below(4));
+                let _ = api.open_watch(
+                    now,
+                    id,
+                    WatchRequest {
+                        resource_version: rv,
+                        ..WatchRequest::all(kind)
+                    },
+                );
+                if pick.chance(mcsim::sim::Ratio::new(1, 20)) {
+                    api.compact();
+                }
+                api.expire_watches(now);
+                Request::Version
+            }
+            _ => {
+                // Strip finalizers from whatever is there.
+                match api.get_obj(&key) {
+                    Some(o) => {
+                        let mut o = (*o).clone();
+                        o.meta_mut().finalizers.clear();
+                        Request::Update { object: o }
+                    }
+                    None => Request::Get { key },
+                }
+            }
+        };
+        let _ = api.handle(now, &mut rng, req);
+        api.take_watch_events();
+        assert!(api.revision() >= last_rv, "revision went backwards");
+        last_rv = api.revision();
+    }
+    assert!(api.revision() > 10, "the sequence made progress");
+}

@@ -204,12 +204,14 @@ impl ApiServer {
         req: Request,
     ) -> Result<Response, Status> {
         match req {
-            Request::Get { key } => self
-                .store
-                .get(&key)
-                .cloned()
-                .map(Response::Object)
-                .ok_or_else(|| Status::not_found(key.kind, &key.name)),
+            Request::Get { key } => {
+                let key = ObjectKey::new(key.kind, &key.namespace, &key.name);
+                self.store
+                    .get(&key)
+                    .cloned()
+                    .map(Response::Object)
+                    .ok_or_else(|| Status::not_found(key.kind, &key.name))
+            }
             Request::List {
                 kind,
                 namespace,
@@ -253,7 +255,10 @@ impl ApiServer {
                 key,
                 subresource,
                 patch,
-            } => self.patch(now, key, subresource, &patch),
+            } => {
+                let key = ObjectKey::new(key.kind, &key.namespace, &key.name);
+                self.patch(now, key, subresource, &patch)
+            }
             Request::Delete { key, options } => self.delete(now, key, &options),
             Request::Version => Ok(Response::Version {
                 git_version: self.config.git_version.clone(),
@@ -840,7 +845,9 @@ impl ApiServer {
             return Ok(Response::Deleted(self.remove(now, &key, obj)));
         }
         let m = obj.meta_mut();
-        m.deletion_timestamp = Some(rfc3339(now + SimDuration::from_secs(grace as u64)));
+        m.deletion_timestamp = Some(rfc3339(
+            now + SimDuration::from_secs(1).saturating_mul(grace as u64),
+        ));
         m.deletion_grace_period_seconds = Some(grace);
         self.commit_modified(now, key, obj, stored)
     }

@@ -1301,8 +1301,7 @@ impl Object {
         }
     }
 
-    /// Clears the status (server-side on create for kinds with a status subresource is *not*
-    /// done by Kubernetes for all kinds; used by tests and controllers building fresh objects).
+    /// Whether the two objects have the same status (always true for kinds without one).
     pub fn status_eq(&self, other: &Object) -> bool {
         match (self, other) {
             (Object::Namespace(a), Object::Namespace(b)) => a.status == b.status,

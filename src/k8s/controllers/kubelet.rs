@@ -95,7 +95,7 @@ pub fn sync(view: &dyn ObjectView, now: SimTime, config: &KubeletConfig) -> Kube
                 .as_deref()
                 .and_then(parse_rfc3339)
                 .unwrap_or(now);
-            let grace = SimDuration::from_secs(
+            let grace = SimDuration::from_secs(1).saturating_mul(
                 pod.metadata
                     .deletion_grace_period_seconds
                     .unwrap_or(0)
