@@ -265,10 +265,4 @@ impl IdentityBook {
             .get(&self.shared_anchor)
             .map(|a| a.certificate().subject.clone())
     }
-
-    pub fn anchor_subject_of_cluster(&self, cluster: usize) -> Option<String> {
-        self.anchors
-            .get(&self.clusters[cluster].anchor)
-            .map(|a| a.certificate().subject.clone())
-    }
 }

@@ -34,7 +34,6 @@ use crate::multicluster::{
 };
 use crate::sim::{ComponentId, SimDuration, SimTime};
 use std::net::Ipv4Addr;
-use std::sync::Arc;
 
 const LOCAL: u8 = 0;
 const REMOTE: u8 = 1;
@@ -1006,8 +1005,4 @@ fn report_export_change(env: &mut Env<'_, '_>, link_name: &str, link: &Link, del
         name: obj.name().to_string(),
         exported: now_exported,
     });
-}
-
-pub fn owned_object(o: &Arc<Object>) -> bool {
-    owned(o)
 }

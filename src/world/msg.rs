@@ -10,7 +10,7 @@ use super::lookup::LookupMsg;
 use super::mesh_server::HttpFrame;
 use super::transport::{CloseReason, ConnId, Side};
 use crate::identity::Flight;
-use crate::sim::hash::{StableHasher, digest};
+use crate::sim::hash::StableHasher;
 use crate::sim::trace::Message;
 use std::hash::{Hash, Hasher};
 
@@ -304,9 +304,4 @@ impl Message for Msg {
             Msg::Start => serde_json::Value::Null,
         }
     }
-}
-
-/// Digest helper for payload types that are not `Hash` themselves.
-pub fn digest_of<T: Hash + ?Sized>(value: &T) -> u64 {
-    digest(value)
 }
