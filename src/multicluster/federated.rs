@@ -41,20 +41,14 @@ impl ClusterWatcher {
     }
 
     fn headless_member(&self, remote: &Service, env: &mut HandlerEnv) -> HandlerError {
-        let cond = status::condition(
-            env.now,
-            false,
-            status::REASON_INVALID_SERVICE,
-            "Headless service cannot join federated service",
-            None,
-        );
-        status::update(
+        status::failed(
             &self.cfg,
             env,
             Section::Federated,
             &remote.metadata.name,
             &remote.metadata.namespace,
-            cond,
+            status::REASON_INVALID_SERVICE,
+            "Headless service cannot join federated service",
         );
         HandlerError::Fatal(format!(
             "headless service {}/{} cannot join federated service",
@@ -89,25 +83,26 @@ impl ClusterWatcher {
             Ok(_) => {}
             Err(st) if st.reason == StatusReason::AlreadyExists => {}
             Err(st) => {
-                let cond = status::condition(
-                    env.now,
-                    false,
+                status::failed(
+                    &self.cfg,
+                    env,
+                    Section::Federated,
+                    name,
+                    ns,
                     status::REASON_ERROR,
                     &format!("Failed to create federated service: {}", st.message),
-                    None,
                 );
-                status::update(&self.cfg, env, Section::Federated, name, ns, cond);
                 return Err(HandlerError::retryable(st.message));
             }
         }
-        let cond = status::condition(
-            env.now,
-            true,
-            status::REASON_MIRRORED,
-            "",
-            Some((ns, &local_name)),
+        status::mirrored(
+            &self.cfg,
+            env,
+            Section::Federated,
+            name,
+            ns,
+            (ns, &local_name),
         );
-        status::update(&self.cfg, env, Section::Federated, name, ns, cond);
         Ok(())
     }
 
@@ -230,24 +225,25 @@ impl ClusterWatcher {
             format!("Updating federated service {ns}/{local_name}"),
         );
         if let Err(st) = env.api.call(Request::update(local)) {
-            let cond = status::condition(
-                env.now,
-                false,
+            status::failed(
+                &self.cfg,
+                env,
+                Section::Federated,
+                &name,
+                &ns,
                 status::REASON_ERROR,
                 &format!("Failed to update federated service: {}", st.message),
-                None,
             );
-            status::update(&self.cfg, env, Section::Federated, &name, &ns, cond);
             return Err(HandlerError::retryable(st.message));
         }
-        let cond = status::condition(
-            env.now,
-            true,
-            status::REASON_MIRRORED,
-            "",
-            Some((&ns, &local_name)),
+        status::mirrored(
+            &self.cfg,
+            env,
+            Section::Federated,
+            &name,
+            &ns,
+            (&ns, &local_name),
         );
-        status::update(&self.cfg, env, Section::Federated, &name, &ns, cond);
         Ok(())
     }
 

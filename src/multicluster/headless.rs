@@ -211,20 +211,14 @@ impl ClusterWatcher {
                     EVENT_REASON_SKIPPED,
                     "Skipped mirroring service: namespace does not exist",
                 );
-                let cond = status::condition(
-                    env.now,
-                    false,
-                    status::REASON_MISSING_NAMESPACE,
-                    "Namespace does not exist",
-                    None,
-                );
-                status::update(
+                status::failed(
                     &self.cfg,
                     env,
                     Section::Mirror,
                     &remote.metadata.name,
                     ns,
-                    cond,
+                    status::REASON_MISSING_NAMESPACE,
+                    "Namespace does not exist",
                 );
                 return Ok(RootMirror::Stop);
             }

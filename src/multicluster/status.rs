@@ -75,6 +75,33 @@ pub(super) fn update(
     write(cfg, env, section, remote_name, namespace, Some(cond));
 }
 
+/// Records success: a `Mirrored=True` condition pointing at the local object.
+pub(super) fn mirrored(
+    cfg: &LinkConfig,
+    env: &mut HandlerEnv,
+    section: Section,
+    remote_name: &str,
+    namespace: &str,
+    local: (&str, &str),
+) {
+    let cond = condition(env.now, true, REASON_MIRRORED, "", Some(local));
+    update(cfg, env, section, remote_name, namespace, cond);
+}
+
+/// Records a failure: a `Mirrored=False` condition with `reason` and `message`.
+pub(super) fn failed(
+    cfg: &LinkConfig,
+    env: &mut HandlerEnv,
+    section: Section,
+    remote_name: &str,
+    namespace: &str,
+    reason: &str,
+    message: &str,
+) {
+    let cond = condition(env.now, false, reason, message, None);
+    update(cfg, env, section, remote_name, namespace, cond);
+}
+
 /// Removes the entry for `namespace/remote_name`.
 pub(super) fn delete(
     cfg: &LinkConfig,

@@ -482,25 +482,29 @@ impl ClusterWatcher {
                         obj.name()
                     ),
                 );
-                let cond = status::condition(
-                    env.now,
-                    false,
-                    status::REASON_MISSING_NAMESPACE,
+                let reason = status::REASON_MISSING_NAMESPACE;
+                status::failed(
+                    &self.cfg,
+                    env,
+                    section,
+                    obj.name(),
+                    &ns,
+                    reason,
                     "Namespace does not exist",
-                    None,
                 );
-                status::update(&self.cfg, env, section, obj.name(), &ns, cond);
                 Ok(false)
             }
             Err(st) => {
-                let cond = status::condition(
-                    env.now,
-                    false,
+                let message = format!("Failed to get namespace: {}", st.message);
+                status::failed(
+                    &self.cfg,
+                    env,
+                    section,
+                    obj.name(),
+                    &ns,
                     status::REASON_ERROR,
-                    &format!("Failed to get namespace: {}", st.message),
-                    None,
+                    &message,
                 );
-                status::update(&self.cfg, env, section, obj.name(), &ns, cond);
                 Err(HandlerError::retryable(st.message))
             }
         }
@@ -541,14 +545,15 @@ impl ClusterWatcher {
             && !(rd && self.cfg.fixes.has(Fix::HeadlessRemoteDiscoveryMirrors))
         {
             if !self.cfg.fixes.has(Fix::HeadlessExportStatus) {
-                let cond = status::condition(
-                    env.now,
-                    false,
+                status::failed(
+                    &self.cfg,
+                    env,
+                    Section::Mirror,
+                    &name,
+                    &ns,
                     status::REASON_INVALID_SERVICE,
                     "Headless mirror services are disabled",
-                    None,
                 );
-                status::update(&self.cfg, env, Section::Mirror, &name, &ns, cond);
             }
             return Ok(());
         }
@@ -578,36 +583,38 @@ impl ClusterWatcher {
             Ok(_) => {}
             Err(st) if st.reason == crate::k8s::StatusReason::AlreadyExists => {}
             Err(st) => {
-                let cond = status::condition(
-                    env.now,
-                    false,
+                status::failed(
+                    &self.cfg,
+                    env,
+                    Section::Mirror,
+                    &name,
+                    &ns,
                     status::REASON_ERROR,
                     &format!("Failed to create mirror service: {}", st.message),
-                    None,
                 );
-                status::update(&self.cfg, env, Section::Mirror, &name, &ns, cond);
                 return Err(HandlerError::retryable(st.message));
             }
         }
         if !rd && let Err(e) = self.create_gateway_endpoints(remote, env) {
-            let cond = status::condition(
-                env.now,
-                false,
+            status::failed(
+                &self.cfg,
+                env,
+                Section::Mirror,
+                &name,
+                &ns,
                 status::REASON_ERROR,
                 &format!("Failed to create mirror endpoints: {e}"),
-                None,
             );
-            status::update(&self.cfg, env, Section::Mirror, &name, &ns, cond);
             return Err(e);
         }
-        let cond = status::condition(
-            env.now,
-            true,
-            status::REASON_MIRRORED,
-            "",
-            Some((&ns, &local_name)),
+        status::mirrored(
+            &self.cfg,
+            env,
+            Section::Mirror,
+            &name,
+            &ns,
+            (&ns, &local_name),
         );
-        status::update(&self.cfg, env, Section::Mirror, &name, &ns, cond);
         Ok(())
     }
 
@@ -645,14 +652,16 @@ impl ClusterWatcher {
             format!("Updating mirror service {ns}/{local_name}"),
         );
         let fail = |this: &Self, env: &mut HandlerEnv, what: &str, msg: String| {
-            let cond = status::condition(
-                env.now,
-                false,
+            let message = format!("Failed to update mirror {what}: {msg}");
+            status::failed(
+                &this.cfg,
+                env,
+                Section::Mirror,
+                &name,
+                &ns,
                 status::REASON_ERROR,
-                &format!("Failed to update mirror {what}: {msg}"),
-                None,
+                &message,
             );
-            status::update(&this.cfg, env, Section::Mirror, &name, &ns, cond);
         };
         if self.is_remote_discovery(&remote.metadata.labels) {
             if local_eps.is_some() {
@@ -707,14 +716,14 @@ impl ClusterWatcher {
             fail(self, env, "service", st.message.clone());
             return Err(HandlerError::retryable(st.message));
         }
-        let cond = status::condition(
-            env.now,
-            true,
-            status::REASON_MIRRORED,
-            "",
-            Some((&ns, &local_name)),
+        status::mirrored(
+            &self.cfg,
+            env,
+            Section::Mirror,
+            &name,
+            &ns,
+            (&ns, &local_name),
         );
-        status::update(&self.cfg, env, Section::Mirror, &name, &ns, cond);
         Ok(())
     }
 
