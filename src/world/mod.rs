@@ -556,6 +556,15 @@ impl World {
         }
     }
 
+    /// Takes a component down (`down`) or brings it back.
+    fn set_down(&mut self, ctx: &mut Ctx<'_, Msg>, id: ComponentId, down: bool) {
+        if down {
+            self.crash(ctx, id)
+        } else {
+            self.revive(ctx, id)
+        }
+    }
+
     /// Brings a component back; stateful components restart with empty caches.
     fn revive(&mut self, ctx: &mut Ctx<'_, Msg>, id: ComponentId) {
         if !self.down[id.index()] {
@@ -650,39 +659,23 @@ impl World {
             FaultKind::ClusterDown(c) => {
                 let ci = idx(self, c);
                 for id in self.cluster_component_ids(ci) {
-                    if inject {
-                        self.crash(ctx, id)
-                    } else {
-                        self.revive(ctx, id)
-                    }
+                    self.set_down(ctx, id, inject)
                 }
             }
             FaultKind::ApiServerDown(c) => {
                 let id = self.clusters[idx(self, c)].api;
-                if inject {
-                    self.crash(ctx, id)
-                } else {
-                    self.revive(ctx, id)
-                }
+                self.set_down(ctx, id, inject)
             }
             FaultKind::GatewayDown(c) => {
                 if let Some(id) = self.clusters[idx(self, c)].gateway {
-                    if inject {
-                        self.crash(ctx, id)
-                    } else {
-                        self.revive(ctx, id)
-                    }
+                    self.set_down(ctx, id, inject)
                 }
             }
             FaultKind::ControllerCrash { cluster, link } => {
                 let ci = idx(self, cluster);
                 let target = self.mirror_component(ci, link);
                 if let Some(id) = target {
-                    if inject {
-                        self.crash(ctx, id)
-                    } else {
-                        self.revive(ctx, id)
-                    }
+                    self.set_down(ctx, id, inject)
                 }
             }
             FaultKind::PodKill {
