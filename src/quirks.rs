@@ -35,3 +35,19 @@ pub const BREAKAGE_NAMES: &[&str] = &[
     "partition-cuts-whole-cluster",
     "fault-injector-skips-heal",
 ];
+
+#[cfg(test)]
+mod tests {
+    /// Every registered name has its row in `QUIRKS.md`.
+    #[test]
+    fn every_fix_and_breakage_is_documented() {
+        let doc =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/QUIRKS.md")).unwrap();
+        for name in super::FIX_NAMES.iter().chain(super::BREAKAGE_NAMES) {
+            assert!(
+                doc.contains(&format!("| `{name}` |")),
+                "{name} is not documented in QUIRKS.md"
+            );
+        }
+    }
+}
