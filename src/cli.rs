@@ -60,6 +60,15 @@ pub struct FuzzArgs {
     /// Only explore orderings: draw no swarm faults.
     #[arg(long)]
     pub no_swarm: bool,
+    /// Switch on a named quirk fix (see QUIRKS.md); repeatable.
+    #[arg(long = "fix", value_name = "NAME")]
+    pub fixes: Vec<String>,
+    /// Do not shrink failing cases.
+    #[arg(long)]
+    pub no_shrink: bool,
+    /// Runs each shrink may spend (one shrink per distinct failure signature).
+    #[arg(long, default_value_t = 500)]
+    pub shrink_budget: usize,
     /// Directory for replay files of failing seeds.
     #[arg(long, default_value = "fuzz-out")]
     pub out: PathBuf,
@@ -181,17 +190,8 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    for fix in &args.fixes {
-        if !crate::quirks::FIX_NAMES.contains(&fix.as_str()) {
-            eprintln!(
-                "unknown fix \"{fix}\" (known fixes: {})",
-                crate::quirks::FIX_NAMES.join(", ")
-            );
-            return ExitCode::from(2);
-        }
-        if !scenario.linkerd.fixes.contains(fix) {
-            scenario.linkerd.fixes.push(fix.clone());
-        }
+    if let Err(code) = apply_fixes(&mut scenario, &args.fixes) {
+        return code;
     }
     let scenario = Arc::new(scenario);
     let options = RunOptions {
@@ -242,11 +242,34 @@ fn cmd_run(args: RunArgs) -> ExitCode {
     }
 }
 
+/// Switches on `--fix` names (validated against `crate::quirks::FIX_NAMES`).
+fn apply_fixes(scenario: &mut scenario::Scenario, fixes: &[String]) -> Result<(), ExitCode> {
+    for fix in fixes {
+        if !crate::quirks::FIX_NAMES.contains(&fix.as_str()) {
+            eprintln!(
+                "unknown fix \"{fix}\" (known fixes: {})",
+                crate::quirks::FIX_NAMES.join(", ")
+            );
+            return Err(ExitCode::from(2));
+        }
+        if !scenario.linkerd.fixes.contains(fix) {
+            scenario.linkerd.fixes.push(fix.clone());
+        }
+    }
+    Ok(())
+}
+
 fn write_dumps(dir: &Path, result: &run::RunResult) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     for d in &result.dumps {
         std::fs::write(dir.join(format!("{}.yaml", d.cluster)), &d.yaml)?;
         std::fs::write(dir.join(format!("{}.json", d.cluster)), &d.json)?;
+        for (link, log) in &d.mirror_logs {
+            std::fs::write(
+                dir.join(format!("{}-service-mirror-{link}.log", d.cluster)),
+                log,
+            )?;
+        }
     }
     Ok(())
 }
@@ -296,10 +319,14 @@ fn write_trace(path: &Path, result: &run::RunResult) -> std::io::Result<()> {
 fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
     use crate::fuzz::{self, FuzzOptions};
     use std::io::IsTerminal;
-    let scenario = match load(&args.scenario) {
-        Ok(s) => Arc::new(s),
+    let mut scenario = match load(&args.scenario) {
+        Ok(s) => s,
         Err(code) => return code,
     };
+    if let Err(code) = apply_fixes(&mut scenario, &args.fixes) {
+        return code;
+    }
+    let scenario = Arc::new(scenario);
     let jobs = args
         .jobs
         .unwrap_or_else(|| {
@@ -319,6 +346,7 @@ fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
         check_determinism: args.check_determinism,
         swarm: !args.no_swarm,
         out: Some(args.out.clone()),
+        fixes: args.fixes.clone(),
     };
     let started = std::time::Instant::now();
     let total = args.seeds;
@@ -339,7 +367,7 @@ fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
         }
     };
     let wall = started.elapsed();
-    let summary = fuzz::summarize(&args.scenario.display().to_string(), &options, &results);
+    let mut summary = fuzz::summarize(&args.scenario.display().to_string(), &options, &results);
     let replays = match fuzz::write_replays(&args.out, &results) {
         Ok(w) => w,
         Err(e) => {
@@ -347,6 +375,27 @@ fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if !args.no_shrink && !summary.signatures.is_empty() {
+        eprintln!(
+            "fuzz: shrinking {} failure signature(s)...",
+            summary.signatures.len()
+        );
+        let shrunk = std::fs::read_to_string(&args.scenario)
+            .map_err(|e| format!("{}: {e}", args.scenario.display()))
+            .and_then(|text| {
+                fuzz::shrink_signatures(
+                    &scenario,
+                    &text,
+                    &mut summary,
+                    &results,
+                    &args.out,
+                    args.shrink_budget,
+                )
+            });
+        if let Err(e) = shrunk {
+            eprintln!("fuzz: shrinking failed: {e}");
+        }
+    }
     match args.format {
         Format::Json => match serde_json::to_string_pretty(&summary) {
             Ok(json) => out(&format!("{json}\n")),
@@ -371,6 +420,12 @@ fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
                     s.first_seed,
                     replay.display()
                 ));
+                if let Some(sh) = &s.shrunk {
+                    text.push_str(&format!(
+                        "       shrunk in {} runs to {} fault(s), {} decision(s), {} service(s), {} flow(s), {} action(s), failing {}: mcsim run {}\n",
+                        sh.runs, sh.faults, sh.decisions, sh.services, sh.traffic, sh.actions, sh.check, sh.file
+                    ));
+                }
             }
             for seed in &summary.nondeterministic {
                 text.push_str(&format!(
@@ -422,11 +477,14 @@ fn cmd_replay(file: &Path, format: Format) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let base = match load(Path::new(&replay.scenario)) {
+    let mut base = match load(Path::new(&replay.scenario)) {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let (result, same) = match crate::fuzz::replay(&base, &replay) {
+    if let Err(code) = apply_fixes(&mut base, &replay.fixes) {
+        return code;
+    }
+    let (result, report, same) = match crate::fuzz::replay(&base, &replay) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{}: {e}", replay.scenario);
@@ -439,7 +497,8 @@ fn cmd_replay(file: &Path, format: Format) -> ExitCode {
             serde_json::to_string_pretty(&result).unwrap_or_default()
         )),
         Format::Text => out(&format!(
-            "replay {} seed {} ({:?}, {} swarm fault(s))\ntrace hash {} ({})\nfailing: {}\n",
+            "{}\nreplay {} seed {} ({:?}, {} swarm fault(s))\ntrace hash {} ({})\nfailing: {}\n",
+            report::text::render(&report),
             replay.scenario,
             replay.seed,
             replay.mode,

@@ -22,6 +22,7 @@ pub const FIX_NAMES: &[&str] = &[
     "headless-remote-discovery-mirrors",
     "export-also-joins-federated",
     "repair-skips-unchanged",
+    "create-adopts-existing",
 ];
 
 pub const BREAKAGE_NAMES: &[&str] = &[

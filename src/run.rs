@@ -19,6 +19,7 @@ pub struct RunOptions {
     pub until: Option<SimDuration>,
     /// Keep every delivered event for `--trace`.
     pub record_trace: bool,
+    /// `Fifo` (the default) leaves the scenario's own `[sim] exploration` in charge.
     pub exploration: Exploration,
     /// Replays recorded perturbation decisions instead of drawing them.
     pub tape: Option<Tape>,
@@ -35,6 +36,8 @@ pub struct ClusterDump {
     pub cluster: String,
     pub yaml: String,
     pub json: String,
+    /// The log of each service mirror in the cluster: (link, lines as `t=… level: message`).
+    pub mirror_logs: Vec<(String, String)>,
 }
 
 pub struct RunResult {
@@ -51,14 +54,20 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
     let seed = options.seed.unwrap_or(scenario.seed);
     let mut config = KernelConfig::new(seed);
     config.record_trace = options.record_trace;
-    config.schedule.exploration = options.exploration;
+    let (exploration, tape) = if options.exploration == Exploration::Fifo && options.tape.is_none()
+    {
+        (scenario.exploration, scenario.decisions.as_ref())
+    } else {
+        (options.exploration, options.tape.as_ref())
+    };
+    config.schedule.exploration = exploration;
     config.schedule.record = options.record_decisions;
     if let Some(max) = scenario.fuzz.delay_perturbation_max {
         config.schedule.delay_perturbation_max = max;
     }
     let schedule_config = config.schedule.clone();
     let mut kernel: Kernel<Msg> = Kernel::new(config);
-    if let Some(tape) = &options.tape {
+    if let Some(tape) = tape {
         kernel.set_schedule(Schedule::from_tape(seed, schedule_config, tape.clone()));
     }
     let mut world = World::build(scenario.clone(), &mut kernel)?;
@@ -148,14 +157,28 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
             .collect(),
     };
     let dumps = if options.dump {
+        let mirrors = world.mirrors();
         world
             .apis
             .iter()
             .zip(&scenario.clusters)
-            .map(|(api, c)| ClusterDump {
+            .enumerate()
+            .map(|(i, (api, c))| ClusterDump {
                 cluster: c.name.clone(),
                 yaml: crate::k8s::manifest::dump_yaml(api.server.objects()),
                 json: crate::k8s::manifest::dump_json(api.server.objects()),
+                mirror_logs: mirrors
+                    .iter()
+                    .filter(|(cluster, _)| *cluster == i)
+                    .map(|(_, m)| {
+                        let lines: String = m
+                            .log
+                            .iter()
+                            .map(|(t, line)| format!("t={t} {line}\n"))
+                            .collect();
+                        (m.settings.link_name.clone(), lines)
+                    })
+                    .collect(),
             })
             .collect()
     } else {

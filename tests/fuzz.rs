@@ -25,6 +25,7 @@ fn options(seeds: u64, jobs: usize) -> FuzzOptions {
         check_determinism: true,
         swarm: true,
         out: None,
+        fixes: Vec::new(),
     }
 }
 
@@ -69,7 +70,7 @@ fn a_replay_file_reproduces_its_trace_hash() {
     // Through the library...
     let replay: fuzz::Replay =
         serde_json::from_str(&std::fs::read_to_string(&written[0]).unwrap()).unwrap();
-    let (again, same) = fuzz::replay(&s, &replay).unwrap();
+    let (again, _, same) = fuzz::replay(&s, &replay).unwrap();
     assert!(
         same,
         "replay gave {} instead of {}",

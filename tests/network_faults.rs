@@ -254,3 +254,26 @@ rate = "2/s"
     let narrow = p50(&base.replace("BANDWIDTH", "bandwidth = 10000"));
     assert!(narrow > wide + 40.0, "narrow {narrow} ms vs wide {wide} ms");
 }
+
+/// Found by `mcsim fuzz scenarios/partition.toml` (seed 7): east's gateway died while west's
+/// connection attempts to it were stuck in SYN-SENT behind a drop-mode partition. The dead
+/// process's connections were forgotten, so the client's connect timeout found no connection
+/// and the traffic client waited on a pooled connection that would never open, for ever.
+#[test]
+fn a_server_dying_during_connect_still_fails_the_connect() {
+    let mut text = scenario(r#"partition = [["west"], ["east"]]"#);
+    text.push_str(
+        r#"
+[[fault]]
+at = "115s"
+for = "20s"
+gateway_down = "east"
+"#,
+    );
+    let r = run_text(&text);
+    let (sent, ok, failed) = window(&r, "west", "after");
+    assert!(
+        sent > 100 && ok * 10 > sent * 9,
+        "west -> east must recover after both faults heal: {ok}/{sent} {failed:?}"
+    );
+}

@@ -1,6 +1,10 @@
 //! Separate failure domains (the seed's promise 2): for every traffic flow whose pair of
 //! clusters a fault does not involve, the success ratio while the fault is active stays within
 //! the scenario's tolerance of the ratio in the minute before the fault.
+//!
+//! Faults overlap (swarm fuzzing draws several): requests sent while a fault that *does*
+//! involve the flow's pair is active, or recovering, say nothing about the fault under
+//! judgement, so they are left out of both the baseline and the fault window.
 
 use super::traffic::{flows, target_cluster};
 use super::{Check, CheckResult};
@@ -13,6 +17,32 @@ pub struct FailureDomains {
 
 /// How far back the pre-fault baseline reaches.
 const BASELINE: SimDuration = SimDuration::from_secs(60);
+/// After a fault heals, the pair it involves may take this long to recover (gateway probes,
+/// DNS caches, connection pools) before its traffic is evidence about other faults again.
+const RECOVERY: SimDuration = SimDuration::from_secs(30);
+/// Fewer requests than this in a window is no evidence either way.
+const MIN_SAMPLES: usize = 10;
+
+/// `[from, to)` intervals in which a pair's traffic is explained by a fault involving it.
+fn explained_windows(
+    world: &World,
+    from: &str,
+    to: &str,
+    lead: SimDuration,
+    end: SimTime,
+) -> Vec<(SimTime, SimTime)> {
+    world
+        .fired_faults
+        .iter()
+        .filter(|f| world.scenario.faults[f.index].kind.affects_pair(from, to))
+        .map(|f| {
+            (
+                SimTime(f.at.0.saturating_sub(lead.0)),
+                f.healed_at.map_or(end, |h| h + RECOVERY),
+            )
+        })
+        .collect()
+}
 
 impl Check for FailureDomains {
     fn name(&self) -> &'static str {
@@ -34,20 +64,37 @@ impl Check for FailureDomains {
                 if kind.affects_pair(from, &to) {
                     continue;
                 }
-                let ratio = |a: SimTime, b: SimTime| {
-                    let rs: Vec<_> = flow
-                        .records
-                        .iter()
-                        .filter(|r| a <= r.sent && r.sent < b)
-                        .collect();
-                    let ok = rs.iter().filter(|r| r.result.is_ok()).count();
-                    (!rs.is_empty()).then(|| ok as f64 / rs.len() as f64)
+                // A request sent up to one timeout before a fault can fail because of it.
+                let explained = explained_windows(world, from, &to, flow.spec.timeout, end);
+                let ratio = |a: SimTime, b: SimTime, exclude: bool| {
+                    let (mut sent, mut ok) = (0usize, 0usize);
+                    for r in &flow.records {
+                        if a <= r.sent
+                            && r.sent < b
+                            && !(exclude
+                                && explained.iter().any(|&(x, y)| x <= r.sent && r.sent < y))
+                        {
+                            sent += 1;
+                            ok += usize::from(r.result.is_ok());
+                        }
+                    }
+                    (sent >= MIN_SAMPLES).then(|| ok as f64 / sent as f64)
                 };
-                candidates += 1;
-                let (Some(before), Some(during)) = (ratio(base_start, start), ratio(start, stop))
+                // A fault before the flow had a minute of traffic has no level to keep.
+                if ratio(base_start, start, false).is_none() {
+                    continue;
+                }
+                let (Some(before), Some(during)) =
+                    (ratio(base_start, start, true), ratio(start, stop, true))
                 else {
+                    // Overlapping faults that involve the pair explain its traffic in these
+                    // windows: no evidence about this fault, and not for lack of traffic.
+                    if ratio(start, stop, false).is_none() {
+                        candidates += 1;
+                    }
                     continue;
                 };
+                candidates += 1;
                 if before == 0.0 {
                     // Nothing worked before the fault: there is no level to keep.
                     continue;

@@ -24,6 +24,19 @@ pub const DEFAULT_KINDS: &[&str] = &[
 /// At most this many swarm faults per case.
 const MAX_FAULTS: u64 = 3;
 
+/// Faults whose lost work Linkerd only recovers at the informer resync: the source cluster's
+/// own API server or DNS away (writes and gateway lookups fail past the retry budget of a few
+/// milliseconds; spec §4.2), or the whole source cluster down.
+pub fn needs_resync(base: &Scenario, kind: &FaultKind) -> bool {
+    let is_source = |c: &str| base.links.iter().any(|l| l.from == c);
+    match kind {
+        FaultKind::ApiServerDown(c) | FaultKind::DnsFailure(c) | FaultKind::ClusterDown(c) => {
+            is_source(c)
+        }
+        _ => false,
+    }
+}
+
 pub fn draw(base: &Scenario, seed: u64) -> Vec<FaultSpec> {
     let mut rng = Prng::stream(seed, "swarm");
     let allowed: Vec<String> = base

@@ -53,10 +53,18 @@ pub enum Fix {
     /// §6.4 / #9359: `RepairEndpoints` issues one Endpoints UPDATE per mirror per period even
     /// when nothing changed.
     RepairSkipsUnchanged,
+    /// §6.1, §7.2 / found by `mcsim fuzz`: at start-up every remote Service and Endpoints is
+    /// offered twice; when the local lister has not yet seen the first handler's mirror, the
+    /// second handler's creates hit `AlreadyExists`. Gateway and headless root Endpoints then
+    /// roll back by deleting the mirror Service (on every retry), and an endpoint mirror
+    /// Service that already exists is used as client-go's empty object, so the root Endpoints
+    /// get an address with IP "" and are rejected. The fix adopts the existing objects of this
+    /// link (read from the API) instead.
+    CreateAdoptsExisting,
 }
 
 impl Fix {
-    pub const ALL: [Fix; 13] = [
+    pub const ALL: [Fix; 14] = [
         Fix::UpdateChecksEmptyEndpoints,
         Fix::HeadlessUpdateKeepsRoot,
         Fix::ProbeStartsAlive,
@@ -70,6 +78,7 @@ impl Fix {
         Fix::HeadlessRemoteDiscoveryMirrors,
         Fix::ExportAlsoJoinsFederated,
         Fix::RepairSkipsUnchanged,
+        Fix::CreateAdoptsExisting,
     ];
 
     /// The kebab-case name used in scenarios and `QUIRKS.md`.
@@ -88,6 +97,7 @@ impl Fix {
             Fix::HeadlessRemoteDiscoveryMirrors => "headless-remote-discovery-mirrors",
             Fix::ExportAlsoJoinsFederated => "export-also-joins-federated",
             Fix::RepairSkipsUnchanged => "repair-skips-unchanged",
+            Fix::CreateAdoptsExisting => "create-adopts-existing",
         }
     }
 

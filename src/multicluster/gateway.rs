@@ -14,7 +14,7 @@ use super::watcher::{ClusterWatcher, api_create, api_delete, api_get, as_endpoin
 use crate::k8s::objects::{
     EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Kind, Object, Protocol, Service,
 };
-use crate::k8s::{LabelSelector, Request};
+use crate::k8s::{LabelSelector, Request, StatusReason};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
@@ -94,12 +94,58 @@ impl ClusterWatcher {
     ) -> Result<(), String> {
         self.update_readiness(&mut ep, env);
         let (ns, name) = (ep.metadata.namespace.clone(), ep.metadata.name.clone());
-        api_create(env, ep).map(|_| ()).map_err(|st| {
-            format!(
+        let desired = self
+            .cfg
+            .fixes
+            .has(Fix::CreateAdoptsExisting)
+            .then(|| ep.clone());
+        match api_create(env, ep) {
+            Ok(_) => Ok(()),
+            Err(st) if st.reason == StatusReason::AlreadyExists && desired.is_some() => {
+                // The fix: mirror Endpoints of this link already exist (an earlier offer of the
+                // same export, not yet in the lister): adopt them instead of rolling back.
+                match desired {
+                    Some(d) => self.adopt_mirror_endpoints(d, env),
+                    None => Ok(()),
+                }
+            }
+            Err(st) => Err(format!(
                 "failed to create mirror endpoints for {ns}/{name}: {}",
                 st.message
-            )
-        })
+            )),
+        }
+    }
+
+    /// With [`Fix::CreateAdoptsExisting`]: read the existing Endpoints from the API and, if
+    /// they are this link's mirror, write the desired subsets over them.
+    pub(super) fn adopt_mirror_endpoints(
+        &self,
+        mut desired: Endpoints,
+        env: &mut HandlerEnv,
+    ) -> Result<(), String> {
+        let (ns, name) = (
+            desired.metadata.namespace.clone(),
+            desired.metadata.name.clone(),
+        );
+        let fail = |msg: &str| format!("failed to create mirror endpoints for {ns}/{name}: {msg}");
+        let existing = match api_get(env, Kind::Endpoints, &ns, &name) {
+            Ok(Some(o)) if self.owns(&o) => o,
+            Ok(_) => return Err(fail("already exists and is not a mirror of this link")),
+            Err(st) => return Err(fail(&st.message)),
+        };
+        let Some(existing) = existing.as_endpoints() else {
+            return Err(fail("not an Endpoints object"));
+        };
+        if existing.subsets == desired.subsets
+            && existing.metadata.annotations == desired.metadata.annotations
+        {
+            return Ok(());
+        }
+        desired.metadata.resource_version = existing.metadata.resource_version.clone();
+        env.api
+            .call(Request::update(desired))
+            .map(|_| ())
+            .map_err(|st| fail(&st.message))
     }
 
     /// `updateMirrorEndpoints`: liveness rule, then UPDATE (with the resourceVersion the

@@ -12,7 +12,7 @@ use super::config::Fix;
 use super::env::{HandlerEnv, HandlerError};
 use super::names::*;
 use super::status::{self, Section};
-use super::watcher::{ClusterWatcher, api_create, api_delete};
+use super::watcher::{ClusterWatcher, api_create, api_delete, api_get};
 use crate::k8s::StatusReason;
 use crate::k8s::objects::{
     CLUSTER_IP_NONE, EndpointAddress, EndpointSubset, Endpoints, Kind, Object, Service,
@@ -348,7 +348,19 @@ impl ClusterWatcher {
             "info",
             format!("Creating a new headless mirror endpoints object for headless mirror {root_name}/{ns}"),
         );
+        let desired = self
+            .cfg
+            .fixes
+            .has(Fix::CreateAdoptsExisting)
+            .then(|| ep.clone());
         if let Err(st) = api_create(env, ep) {
+            if st.reason == StatusReason::AlreadyExists
+                && let Some(d) = desired
+            {
+                return self
+                    .adopt_mirror_endpoints(d, env)
+                    .map_err(|m| HandlerError::Retryable(vec![m]));
+            }
             if let Err(del) = api_delete(env, Kind::Service, &ns, &root_name) {
                 self.log(
                     env,
@@ -422,6 +434,17 @@ impl ClusterWatcher {
         );
         let created = match api_create(env, svc) {
             Ok(o) => o.as_service().cloned().unwrap_or_default(),
+            Err(st)
+                if st.reason == StatusReason::AlreadyExists
+                    && self.cfg.fixes.has(Fix::CreateAdoptsExisting) =>
+            {
+                // The fix: use the existing endpoint mirror (if it is this link's).
+                match api_get(env, Kind::Service, &ns, em_name) {
+                    Ok(Some(o)) if self.owns(&o) => o.as_service().cloned().unwrap_or_default(),
+                    Ok(_) => return Err(HandlerError::Fatal(st.message)),
+                    Err(e) => return Err(HandlerError::retryable(e.message)),
+                }
+            }
             Err(st) if st.reason == StatusReason::AlreadyExists => Service::default(),
             Err(st) => return Err(HandlerError::retryable(st.message)),
         };

@@ -5,7 +5,7 @@
 use super::diag::{Diagnostic, Diagnostics, SourceMap};
 use super::model::*;
 use super::schema::{self, ExportField, ExportMode, Name};
-use crate::sim::{Ratio, SimDuration};
+use crate::sim::{Exploration, Ratio, SimDuration, Tape};
 use std::collections::BTreeSet;
 use std::path::Path;
 use toml::Spanned;
@@ -749,6 +749,51 @@ impl Validator<'_> {
             }),
             delay_perturbation_max: fuzz_raw.delay_perturbation_max.map(|d| d.0),
         };
+        let exploration = match &raw.sim.exploration {
+            None => Exploration::Fifo,
+            Some(e) => match e.get_ref().as_str() {
+                "fifo" => Exploration::Fifo,
+                "random" => Exploration::Random,
+                "pct" => Exploration::Pct,
+                other => {
+                    self.error(
+                        e,
+                        format!(
+                            "unknown exploration \"{other}\" (expected \"fifo\", \"random\" or \"pct\")"
+                        ),
+                    );
+                    Exploration::Fifo
+                }
+            },
+        };
+        let decisions = raw.sim.decisions.as_ref().map(|ds| {
+            let mut entries: Vec<(u64, u64)> = Vec::new();
+            for d in ds {
+                match parse_decision(d.get_ref()) {
+                    Some((i, v)) if entries.last().is_none_or(|&(last, _)| last < i) => {
+                        entries.push((i, v))
+                    }
+                    Some(_) => self.error(d, "decisions must be in increasing index order"),
+                    None => self.error(
+                        d,
+                        format!(
+                            "expected a decision \"index:hexvalue\" such as \"12:9f3a\", found \"{}\"",
+                            d.get_ref()
+                        ),
+                    ),
+                }
+            }
+            Tape { entries }
+        });
+        if decisions.is_some()
+            && exploration == Exploration::Fifo
+            && let Some(first) = raw.sim.decisions.as_ref().and_then(|ds| ds.first())
+        {
+            self.error(
+                first,
+                "decisions replay an exploration: set exploration = \"random\" or \"pct\"",
+            );
+        }
         let mut breakages = Vec::new();
         for b in raw.testing.unwrap_or_default().breakages {
             if !self.registry.breakages.contains(&b.get_ref().as_str()) {
@@ -775,6 +820,8 @@ impl Validator<'_> {
                 .map(|d| d.0)
                 .unwrap_or(SimDuration::from_secs(60)),
             events_max: raw.sim.events_max.unwrap_or(200_000_000),
+            exploration,
+            decisions,
             linkerd: LinkerdOptions {
                 fixes,
                 trust_domain: linkerd_raw
@@ -962,4 +1009,13 @@ impl Validator<'_> {
         }
         kinds.pop()
     }
+}
+
+/// `"index:hexvalue"` → (index, value).
+fn parse_decision(text: &str) -> Option<(u64, u64)> {
+    let (i, v) = text.split_once(':')?;
+    Some((
+        i.trim().parse().ok()?,
+        u64::from_str_radix(v.trim(), 16).ok()?,
+    ))
 }

@@ -14,6 +14,10 @@ pub struct Scenario {
     pub duration: SimDuration,
     pub quiet_period: SimDuration,
     pub events_max: u64,
+    /// Exploration mode of a plain run (`[sim] exploration`); `--explore` overrides it.
+    pub exploration: crate::sim::Exploration,
+    /// Perturbation decisions to replay (`[sim] decisions`) instead of the seed's.
+    pub decisions: Option<crate::sim::Tape>,
     pub linkerd: LinkerdOptions,
     pub clusters: Vec<ClusterSpec>,
     pub networks: Vec<String>,

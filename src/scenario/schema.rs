@@ -63,6 +63,14 @@ pub struct Sim {
     pub quiet_period: Option<Dur>,
     #[serde(default)]
     pub events_max: Option<u64>,
+    /// `"fifo"` (default), `"random"` or `"pct"`: how same-instant ties and message delays are
+    /// explored (a fuzz case written as a scenario sets it).
+    #[serde(default)]
+    pub exploration: Option<Spanned<String>>,
+    /// Recorded perturbation decisions, `"index:hexvalue"`, replayed instead of drawing them
+    /// from the seed (written by `mcsim fuzz` when it shrinks a case).
+    #[serde(default)]
+    pub decisions: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Deserialize, Debug, Default)]

@@ -42,7 +42,7 @@ const RESTART_AFTER: SimDuration = SimDuration::from_secs(10);
 /// Cache sync timeout, then `log.Fatal` (K8S `waitForCacheSync`).
 const SYNC_TIMEOUT: SimDuration = SimDuration::from_secs(60);
 /// Informer resync period of every Linkerd informer.
-const RESYNC: SimDuration = SimDuration::from_mins(10);
+pub const RESYNC: SimDuration = SimDuration::from_mins(10);
 /// Time one local API call takes (in-cluster round trip plus server work).
 const API_CALL_COST: SimDuration = SimDuration::from_micros(800);
 

@@ -528,10 +528,12 @@ impl Transport {
     /// A component's process died (host still up): its connections are reset, and the peers see
     /// `Closed(Reset)` after the path delay (or time out if the path is broken).
     pub fn on_component_down(&mut self, env: &mut NetEnv<'_, '_>, comp: ComponentId) {
+        // A connection still in SYN-SENT towards the dead process stays: its SYN will be
+        // refused (nothing listening) or time out, and the client must hear one or the other.
         let ids: Vec<ConnId> = self
             .conns
             .iter()
-            .filter(|(_, c)| c.ends.contains(&comp))
+            .filter(|(_, c)| c.ends[0] == comp || (c.ends[1] == comp && c.state != State::SynSent))
             .map(|(id, _)| *id)
             .collect();
         for id in ids {
