@@ -2,17 +2,14 @@
 //! clusters a fault does not involve, the success ratio while the fault is active stays within
 //! the scenario's tolerance of the ratio in the minute before the fault.
 
-use super::traffic::{flows, target_cluster};
+use super::traffic::{BASELINE, flows, target_cluster};
 use super::{Check, CheckResult};
-use crate::sim::{Ratio, SimDuration, SimTime};
+use crate::sim::{Ratio, SimTime};
 use crate::world::World;
 
 pub struct FailureDomains {
     pub tolerance: Ratio,
 }
-
-/// How far back the pre-fault baseline reaches.
-const BASELINE: SimDuration = SimDuration::from_secs(60);
 
 impl Check for FailureDomains {
     fn name(&self) -> &'static str {
