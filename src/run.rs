@@ -108,6 +108,7 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
         }
     }
     let traffic = crate::check::traffic::rows(&world, end);
+    let traffic_per_fault = crate::check::traffic::fault_tables(&world, end);
     let (results, convergence) = checker.finish(&world, end);
     let report = Report {
         scenario: scenario.name.clone(),
@@ -136,6 +137,7 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
         checks: results,
         convergence,
         traffic,
+        traffic_per_fault,
         gateways: world
             .mirrors()
             .into_iter()

@@ -52,6 +52,54 @@ fn partition_json_report_carries_the_verdict_and_its_evidence() {
     assert_eq!(east_during["ok"], 0);
 }
 
+/// Per fault, every pair of clusters with traffic: before / during / after, involved pairs
+/// marked, in the JSON report and in the text report.
+#[test]
+fn partition_report_has_a_per_pair_table_for_each_fault() {
+    let (code, stdout) = mcsim(&["scenarios/partition.toml", "--format", "json"]);
+    assert_eq!(code, Some(0));
+    let r: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let tables = r["traffic_per_fault"].as_array().unwrap();
+    assert_eq!(tables.len(), r["faults"].as_array().unwrap().len());
+    let t = &tables[0];
+    assert_eq!(t["fault"], 0);
+    assert_eq!(t["at_ns"], r["faults"][0]["at_ns"]);
+    assert_eq!(t["healed_ns"], r["faults"][0]["healed_ns"]);
+    let pair = |from: &str, to: &str| {
+        t["pairs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["from"] == from && p["to"] == to)
+            .unwrap_or_else(|| panic!("no pair {from} -> {to} in {t}"))
+            .clone()
+    };
+    // The partitioned pair is involved and fails during the fault only.
+    let east = pair("west", "east");
+    assert_eq!(east["involved"], true);
+    assert_eq!(east["before"]["success_ratio"], 1.0);
+    assert!(east["during"]["sent"].as_u64().unwrap() > 0);
+    assert_eq!(east["during"]["ok"], 0);
+    assert!(east["after"]["ok"].as_u64().unwrap() > 0);
+    // The pair the fault does not involve keeps its level throughout.
+    let north = pair("west", "north");
+    assert_eq!(north["involved"], false);
+    for phase in ["before", "during", "after"] {
+        assert!(north[phase]["sent"].as_u64().unwrap() > 0, "{north}");
+        assert_eq!(north[phase]["success_ratio"], 1.0, "{phase}: {north}");
+    }
+    // The text report shows the same table, the involved pair marked.
+    let (_, text) = mcsim(&["scenarios/partition.toml"]);
+    let at = text.find("traffic around fault #0").expect(&text);
+    let table: Vec<&str> = text[at..].lines().take(5).collect();
+    assert!(table[2].starts_with("  * west -> east"), "{table:?}");
+    assert!(
+        table[2].contains("100.0% of") && table[2].contains("0.0% of"),
+        "{table:?}"
+    );
+    assert!(table[3].starts_with("    west -> north"), "{table:?}");
+}
+
 #[test]
 fn traces_and_dumps_are_written_and_parse() {
     let dir = std::env::temp_dir().join(format!("mcsim-cli-{}", std::process::id()));

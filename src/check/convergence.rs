@@ -9,6 +9,13 @@
 //! no selector; gateway-mode Endpoints with the gateway address on port 4143 (ready) when the
 //! remote service has ready endpoints and no subsets otherwise; headless mirrors as a headless
 //! root plus one endpoint mirror per ready named host; remote-discovery mirrors without Endpoints.
+//! A headless service on a headless link whose Endpoints have no subsets yet expects nothing
+//! (Linkerd mirrors headless services from their Endpoints, spec §7.1). Orphans are mirror
+//! Services of a link whose remote service is not exported, and mirror Endpoints of a link
+//! without their Service. Federated members (spec §11.3): every remote service matching a
+//! link's federated selector is listed as `<svc>@<link>` in the
+//! `multicluster.linkerd.io/remote-discovery` annotation of the source's `<svc>-federated`, and
+//! no other member of that link is.
 
 use super::{Check, CheckResult};
 use crate::k8s::objects::{Endpoints, Service};
@@ -28,6 +35,7 @@ const LABEL_CLUSTER: &str = "mirror.linkerd.io/cluster-name";
 const LABEL_HEADLESS_ROOT: &str = "mirror.linkerd.io/headless-mirror-svc-name";
 const ANN_FQ: &str = "mirror.linkerd.io/remote-svc-fq-name";
 const ANN_RV: &str = "mirror.linkerd.io/remote-resource-version";
+const ANN_FEDERATED_MEMBERS: &str = "multicluster.linkerd.io/remote-discovery";
 
 #[derive(Default)]
 pub struct Convergence {
@@ -57,6 +65,39 @@ enum Mode {
     RemoteDiscovery,
 }
 
+/// How `link` mirrors a remote service with these labels, if it does.
+fn mode_of(link: &LinkSpec, labels: &BTreeMap<String, String>) -> Option<Mode> {
+    if selects(&link.remote_discovery_selector, labels) {
+        Some(Mode::RemoteDiscovery)
+    } else if link.gateway && selects(&link.selector, labels) {
+        Some(Mode::Gateway)
+    } else {
+        None
+    }
+}
+
+/// Whether the namespace of a remote service is missing in the source cluster (and the link
+/// does not create namespaces): Linkerd skips such services (spec §5.5).
+pub fn namespace_skipped(world: &World, link: &LinkSpec, src: usize, ns: &str) -> bool {
+    !link.namespace_creation
+        && world.apis[src]
+            .server
+            .store()
+            .get(&ObjectKey::new(Kind::Namespace, "", ns))
+            .is_none()
+}
+
+/// The oracle's problems with the mirror of one remote service (empty: exact); `None` when
+/// `link` does not mirror that service.
+pub fn judge_service(world: &World, link: &LinkSpec, remote: &Arc<Object>) -> Option<Vec<String>> {
+    let src = world.cluster_index(&link.from)?;
+    let dst = world.cluster_index(&link.to)?;
+    let mode = mode_of(link, &remote.meta().labels)?;
+    let mut out = Vec::new();
+    judge(world, link, src, dst, remote, mode, &mut out);
+    Some(out)
+}
+
 /// The oracle's verdict on one remote service: problems found (empty = exact).
 fn judge(
     world: &World,
@@ -75,18 +116,23 @@ fn judge(
     let ns = remote.namespace();
     let name = format!("{}-{}", remote.name(), link.name);
     let where_ = format!("{}: {ns}/{name}", world.scenario.clusters[src].name);
-    if local
-        .get(&ObjectKey::new(Kind::Namespace, "", ns))
-        .is_none()
-        && !link.namespace_creation
-    {
+    if namespace_skipped(world, link, src, ns) {
         return; // Linkerd skips services whose namespace is missing (spec §5.5): nothing expected.
     }
     let Some(mirror) = local
         .get(&ObjectKey::new(Kind::Service, ns, &name))
         .and_then(|o| o.as_service())
     else {
-        out.push(format!("{where_}: missing"));
+        // A headless service is mirrored from its Endpoints once they have subsets (§7.1).
+        let waits = link.headless
+            && rsvc.spec.cluster_ip == "None"
+            && target
+                .get(&ObjectKey::new(Kind::Endpoints, ns, remote.name()))
+                .and_then(|o| o.as_endpoints())
+                .is_none_or(|e| e.subsets.is_empty());
+        if !waits {
+            out.push(format!("{where_}: missing"));
+        }
         return;
     };
     // Labels.
@@ -255,6 +301,74 @@ fn judge(
     }
 }
 
+/// Federated membership of `link`'s remote services (spec §11.3): each non-headless remote
+/// service matching the federated selector, in a namespace the source has, is listed as
+/// `<svc>@<link>` on the source's `<svc>-federated`; no other `@<link>` member is listed.
+fn federated_members(
+    world: &World,
+    link: &LinkSpec,
+    src: usize,
+    dst: usize,
+    out: &mut Vec<String>,
+) {
+    let local = world.apis[src].server.store();
+    let target = world.apis[dst].server.store();
+    let cluster = &world.scenario.clusters[src].name;
+    let members = |svc: &Object| -> BTreeSet<String> {
+        svc.meta()
+            .annotations
+            .get(ANN_FEDERATED_MEMBERS)
+            .map(|l| {
+                l.split(',')
+                    .filter(|m| !m.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let is_member = |remote: &Object| {
+        selects(&link.federated_selector, &remote.meta().labels)
+            && remote
+                .as_service()
+                .is_some_and(|s| s.spec.cluster_ip != "None")
+    };
+    for remote in target.list(Kind::Service, None) {
+        let ns = remote.namespace();
+        if !is_member(remote) || namespace_skipped(world, link, src, ns) {
+            continue;
+        }
+        let name = format!("{}-federated", remote.name());
+        let member = format!("{}@{}", remote.name(), link.name);
+        match local.get(&ObjectKey::new(Kind::Service, ns, &name)) {
+            None => out.push(format!(
+                "{cluster}: {ns}/{name} missing (federated member {member})"
+            )),
+            Some(f) if !members(f).contains(&member) => out.push(format!(
+                "{cluster}: {ns}/{name} does not list federated member {member}"
+            )),
+            Some(_) => {}
+        }
+    }
+    let suffix = format!("@{}", link.name);
+    for svc in local.list(Kind::Service, None) {
+        for member in members(svc) {
+            let Some(remote) = member.strip_suffix(&suffix) else {
+                continue;
+            };
+            let current = target
+                .get(&ObjectKey::new(Kind::Service, svc.namespace(), remote))
+                .is_some_and(|r| is_member(r));
+            if !current {
+                out.push(format!(
+                    "{cluster}: {}/{} lists {member}, which is not a federated member",
+                    svc.namespace(),
+                    svc.name()
+                ));
+            }
+        }
+    }
+}
+
 /// The gateway of cluster `dst` answers from cluster `src` now: its process is up and the path
 /// between the clusters is up both ways.
 fn gateway_reachable(world: &World, src: usize, dst: usize) -> bool {
@@ -349,16 +463,8 @@ impl Convergence {
             let target = world.apis[dst].server.store();
             let mut expected_names = BTreeSet::new();
             for remote in target.list(Kind::Service, None) {
-                let labels = &remote.meta().labels;
-                let rd = selects(&link.remote_discovery_selector, labels);
-                let gw = link.gateway && selects(&link.selector, labels);
-                if !(rd || gw) {
+                let Some(mode) = mode_of(link, &remote.meta().labels) else {
                     continue;
-                }
-                let mode = if rd {
-                    Mode::RemoteDiscovery
-                } else {
-                    Mode::Gateway
                 };
                 expected_names.insert((
                     remote.namespace().to_string(),
@@ -392,6 +498,25 @@ impl Convergence {
                     ));
                 }
             }
+            // Mirror Endpoints without their Service (Kubernetes never serves them).
+            for eps in local.list(Kind::Endpoints, None) {
+                let l = &eps.meta().labels;
+                if l.get(LABEL_CLUSTER) != Some(&link.name)
+                    || l.get(LABEL_MIRRORED).map(String::as_str) != Some("true")
+                {
+                    continue;
+                }
+                let service = ObjectKey::new(Kind::Service, eps.namespace(), eps.name());
+                if local.get(&service).is_none() {
+                    problems.push(format!(
+                        "{}: Endpoints {}/{} is an orphan (no Service of that name)",
+                        world.scenario.clusters[src].name,
+                        eps.namespace(),
+                        eps.name()
+                    ));
+                }
+            }
+            federated_members(world, link, src, dst, &mut problems);
         }
         (problems, judged)
     }

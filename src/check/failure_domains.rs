@@ -6,7 +6,7 @@
 //! involve the flow's pair is active, or recovering, say nothing about the fault under
 //! judgement, so they are left out of both the baseline and the fault window.
 
-use super::traffic::{flows, target_cluster};
+use super::traffic::{BASELINE, flows, target_cluster};
 use super::{Check, CheckResult};
 use crate::sim::{Ratio, SimDuration, SimTime};
 use crate::world::World;
@@ -15,8 +15,6 @@ pub struct FailureDomains {
     pub tolerance: Ratio,
 }
 
-/// How far back the pre-fault baseline reaches.
-const BASELINE: SimDuration = SimDuration::from_secs(60);
 /// After a fault heals, the pair it involves may take this long to recover (gateway probes,
 /// DNS caches, connection pools) before its traffic is evidence about other faults again.
 const RECOVERY: SimDuration = SimDuration::from_secs(30);

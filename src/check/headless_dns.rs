@@ -2,7 +2,8 @@
 //! headless service with named hosts, mirrored over a link with headless support, each
 //! `<host>.<svc>-<link>.<ns>.svc.<domain>` resolves in the source cluster to the ClusterIP of the
 //! endpoint mirror `<host>-<link>`; hosts that existed during the run but no longer do stop
-//! resolving; and every traffic flow to such a name ends answered by exactly that pod.
+//! resolving; and every traffic flow to such a name ends answered by exactly that pod. Services
+//! in a namespace the source cluster lacks are not mirrored (spec §5.5) and not judged.
 
 use super::traffic::{flows, target_cluster};
 use super::{Check, CheckResult};
@@ -55,6 +56,9 @@ impl Check for HeadlessDns {
                     continue;
                 }
                 let ns = svc.namespace();
+                if super::convergence::namespace_skipped(world, link, src, ns) {
+                    continue; // Not mirrored by design: the source lacks the namespace (§5.5).
+                }
                 let mirror = format!("{}-{}", svc.name(), link.name);
                 let hosts: BTreeSet<String> = target
                     .get(&ObjectKey::new(Kind::Endpoints, ns, svc.name()))

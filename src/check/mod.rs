@@ -7,8 +7,10 @@ pub mod availability;
 pub mod convergence;
 pub mod failure_domains;
 pub mod headless_dns;
+pub mod link_status;
 pub mod safety;
 pub mod traffic;
+pub mod write_amplification;
 
 use crate::sim::SimTime;
 use crate::world::{Observation, World};
@@ -134,6 +136,14 @@ pub fn checks_for(world: &World) -> Vec<Box<dyn Check>> {
     }
     if let Some(tolerance) = spec.failure_domain_tolerance {
         checks.push(Box::new(failure_domains::FailureDomains { tolerance }));
+    }
+    if spec.link_status && !world.scenario.links.is_empty() {
+        checks.push(Box::new(link_status::LinkStatus));
+    }
+    if let Some(budget) = spec.needless_writes {
+        checks.push(Box::new(write_amplification::WriteAmplification::new(
+            budget,
+        )));
     }
     checks
 }

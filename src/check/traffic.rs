@@ -1,10 +1,11 @@
 //! Traffic accounting shared by the report and the checks: each flow's requests split into
 //! phases (before the first fault, while any fault is active, after the last heal), with
-//! success ratios, failure reasons and latency percentiles; and the cluster each flow targets.
+//! success ratios, failure reasons and latency percentiles; per fault, the success of every
+//! pair of clusters before / during / after it; and the cluster each flow targets.
 
-use crate::report::TrafficRow;
+use crate::report::{FaultTraffic, PairTraffic, PhaseCount, TrafficRow};
 use crate::scenario::Scenario;
-use crate::sim::SimTime;
+use crate::sim::{SimDuration, SimTime};
 use crate::world::traffic::RequestRecord;
 use crate::world::{Node, World};
 use std::collections::BTreeMap;
@@ -141,4 +142,64 @@ pub fn rows(world: &World, end: SimTime) -> Vec<TrafficRow> {
         }
     }
     out
+}
+
+/// How far back a fault's "before" (baseline) reaches.
+pub const BASELINE: SimDuration = SimDuration::from_secs(60);
+
+impl PhaseCount {
+    fn add(&mut self, ok: bool) {
+        self.sent += 1;
+        self.ok += u64::from(ok);
+        self.success_ratio = Some(self.ok as f64 / self.sent as f64);
+    }
+}
+
+/// For every fired fault, every (source → destination cluster) pair with traffic: requests sent
+/// in [start − [`BASELINE`], start), [start, heal) and [heal, end), and their success.
+pub fn fault_tables(world: &World, end: SimTime) -> Vec<FaultTraffic> {
+    let flows = flows(world);
+    world
+        .fired_faults
+        .iter()
+        .map(|fault| {
+            let kind = &world.scenario.faults[fault.index].kind;
+            let (start, stop) = (fault.at, fault.healed_at.unwrap_or(end));
+            let base = SimTime(start.0.saturating_sub(BASELINE.0));
+            let mut pairs: BTreeMap<(String, String), PairTraffic> = BTreeMap::new();
+            for flow in &flows {
+                let from = flow.spec.from.clone();
+                let to = target_cluster(&world.scenario, &from, &flow.spec.host);
+                let pair = pairs
+                    .entry((from.clone(), to.clone()))
+                    .or_insert_with(|| PairTraffic {
+                        involved: kind.affects_pair(&from, &to),
+                        from,
+                        to,
+                        before: PhaseCount::default(),
+                        during: PhaseCount::default(),
+                        after: PhaseCount::default(),
+                    });
+                for r in &flow.records {
+                    let phase = if base <= r.sent && r.sent < start {
+                        &mut pair.before
+                    } else if start <= r.sent && r.sent < stop {
+                        &mut pair.during
+                    } else if fault.healed_at.is_some() && stop <= r.sent {
+                        &mut pair.after
+                    } else {
+                        continue;
+                    };
+                    phase.add(r.result.is_ok());
+                }
+            }
+            FaultTraffic {
+                fault: fault.index,
+                description: fault.description.clone(),
+                at_ns: start.0,
+                healed_ns: fault.healed_at.map(|t| t.0),
+                pairs: pairs.into_values().collect(),
+            }
+        })
+        .collect()
 }

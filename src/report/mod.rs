@@ -23,6 +23,8 @@ pub struct Report {
     pub checks: Vec<CheckResult>,
     pub convergence: Vec<ConvergenceRow>,
     pub traffic: Vec<TrafficRow>,
+    /// Per fault, every pair of clusters with traffic: success before / during / after it.
+    pub traffic_per_fault: Vec<FaultTraffic>,
     /// Per service mirror at the end of the run: the probe worker's metrics (spec §8.4).
     pub gateways: Vec<GatewayRow>,
 }
@@ -97,4 +99,40 @@ pub struct TrafficRow {
     pub success_ratio: f64,
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+}
+
+/// One fault's effect on traffic: every (source cluster → destination cluster) pair with
+/// traffic, in-cluster pairs included, with the success of the requests sent in the minute
+/// before the fault (the baseline the `failure-domains` check compares with), while it was
+/// active, and from its heal to the end of the run.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct FaultTraffic {
+    pub fault: usize,
+    pub description: String,
+    pub at_ns: u64,
+    /// When the fault healed; `None`: active until the end of the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healed_ns: Option<u64>,
+    pub pairs: Vec<PairTraffic>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PairTraffic {
+    /// Source cluster (where the client runs).
+    pub from: String,
+    /// Destination cluster (that serves the name the client calls).
+    pub to: String,
+    /// Whether the fault involves this pair (`failure-domains` ignores involved pairs).
+    pub involved: bool,
+    pub before: PhaseCount,
+    pub during: PhaseCount,
+    pub after: PhaseCount,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct PhaseCount {
+    pub sent: u64,
+    pub ok: u64,
+    /// `ok / sent`; `None` when nothing was sent.
+    pub success_ratio: Option<f64>,
 }

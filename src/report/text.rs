@@ -72,6 +72,43 @@ pub fn render(report: &Report) -> String {
             );
         }
     }
+    for f in &report.traffic_per_fault {
+        if f.pairs.is_empty() {
+            continue;
+        }
+        let until = match f.healed_ns {
+            Some(t) => format!("healed {}", SimTime(t)),
+            None => "not healed".into(),
+        };
+        let _ = writeln!(
+            out,
+            "\ntraffic around fault #{} ({}, from {}, {until})",
+            f.fault,
+            f.description,
+            SimTime(f.at_ns)
+        );
+        let _ = writeln!(
+            out,
+            "  {:<26} {:>16} {:>16} {:>16}",
+            "  from -> to", "minute before", "during", "after heal"
+        );
+        for p in &f.pairs {
+            let cell = |c: &super::PhaseCount| match c.success_ratio {
+                Some(r) => format!("{:.1}% of {}", r * 100.0, c.sent),
+                None => "-".into(),
+            };
+            let _ = writeln!(
+                out,
+                "  {} {:<24} {:>16} {:>16} {:>16}",
+                if p.involved { "*" } else { " " },
+                format!("{} -> {}", p.from, p.to),
+                cell(&p.before),
+                cell(&p.during),
+                cell(&p.after)
+            );
+        }
+        let _ = writeln!(out, "  (* = a pair the fault involves)");
+    }
     if !report.gateways.is_empty() {
         let _ = writeln!(out, "\ngateways (service-mirror probe metrics)");
         let _ = writeln!(

@@ -21,6 +21,8 @@ pub const CHECK_NAMES: &[&str] = &[
     "headless-dns",
     "faults-fired",
     "availability",
+    "link-status",
+    "write-amplification",
 ];
 
 /// The registries a scenario's named options are validated against.
@@ -684,6 +686,11 @@ impl Validator<'_> {
             headless_dns: checks_raw.headless_dns.unwrap_or(true),
             identity: checks_raw.identity.unwrap_or(true),
             safety: checks_raw.safety.unwrap_or(true),
+            link_status: checks_raw.link_status.unwrap_or(false),
+            needless_writes: checks_raw.needless_writes.map(|r| WriteBudget {
+                count: r.count,
+                per: r.per,
+            }),
         };
         let expect = raw.expect.map(|e| {
             let pass = match e.verdict.get_ref().as_str() {

@@ -388,6 +388,17 @@ pub struct CheckSpec {
     pub headless_dns: bool,
     pub identity: bool,
     pub safety: bool,
+    /// The `link-status` check is on.
+    pub link_status: bool,
+    /// `None`: the `write-amplification` check is off.
+    pub needless_writes: Option<WriteBudget>,
+}
+
+/// At most `count` needless writes per `per` of run time, per service mirror.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WriteBudget {
+    pub count: u64,
+    pub per: SimDuration,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

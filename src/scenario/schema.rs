@@ -476,6 +476,13 @@ pub struct Checks {
     pub identity: Option<bool>,
     #[serde(default)]
     pub safety: Option<bool>,
+    /// Turns on the `link-status` check (Link status conditions agree with the mirrors).
+    #[serde(default)]
+    pub link_status: Option<bool>,
+    /// Turns on the `write-amplification` check: at most this many service-mirror writes that
+    /// change nothing, per service mirror, e.g. `"2/m"`.
+    #[serde(default)]
+    pub needless_writes: Option<Rate>,
 }
 
 #[derive(Deserialize, Debug)]
