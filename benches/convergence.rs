@@ -12,10 +12,13 @@
 //! time, peak heap of one run) and the least-squares fit of wall time against S for each
 //! (topology, E) with three or more sizes: slope in ms per 1 000 services and R².
 //!
-//! `cargo bench --bench convergence` runs the quick profile (S ∈ {100, 1 000}, E ∈ {1, 3}, 1→1,
+//! `cargo bench --bench convergence` runs the quick profile (S ∈ {100, 300, 1 000}, E ∈ {1, 3}, 1→1,
 //! and a 10-cluster mesh with S = 10); `MCSIM_BENCH_FULL=1 cargo bench --bench convergence`
-//! runs the full sweep: S ∈ {100, 1 000, 2 500, 5 000, 10 000} × E ∈ {1, 3} for 1→1, and the
-//! 10- and 20-cluster meshes with S ∈ {10, 100, 500}.
+//! runs the full sweep: S ∈ {100, 300, 1 000, 3 000, 10 000} × E ∈ {1, 3} for 1→1, the
+//! 10-cluster mesh with S ∈ {10, 50, 100} and the 20-cluster mesh with S ∈ {10, 100, 500}.
+//!
+//! Points that take longer than 5 s per run are timed by one run (printed as such) instead of
+//! criterion's ten samples, so the sweep finishes.
 //!
 //! Peak heap is measured by a counting global allocator in this binary (live bytes, high-water
 //! mark reset before the measured run), so it is the simulation's own heap, not the RSS.
@@ -72,6 +75,9 @@ static ALLOC: Counting = Counting;
 
 /// How often (virtual time) the convergence oracle may run while the mirrors are idle.
 const POLL: SimDuration = SimDuration::from_millis(100);
+
+/// Points slower than this per run are measured by one timed run instead of criterion's ten.
+const SLOW: Duration = Duration::from_secs(5);
 
 #[derive(Clone, Copy)]
 struct Point {
@@ -157,9 +163,9 @@ struct Row {
 fn points(full: bool) -> Vec<Point> {
     let mut v = Vec::new();
     let sizes: &[usize] = if full {
-        &[100, 1_000, 2_500, 5_000, 10_000]
+        &[100, 300, 1_000, 3_000, 10_000]
     } else {
-        &[100, 1_000]
+        &[100, 300, 1_000]
     };
     for &replicas in &[1, 3] {
         for &services in sizes {
@@ -171,7 +177,7 @@ fn points(full: bool) -> Vec<Point> {
         }
     }
     let meshes: &[(usize, &[usize])] = if full {
-        &[(10, &[10, 100, 500]), (20, &[10, 100, 500])]
+        &[(10, &[10, 50, 100]), (20, &[10, 100, 500])]
     } else {
         &[(10, &[10])]
     };
@@ -251,7 +257,9 @@ fn main() {
             // One measured run outside criterion: virtual time, events and peak heap.
             PEAK.store(LIVE.load(Ordering::Relaxed), Ordering::Relaxed);
             let base = LIVE.load(Ordering::Relaxed);
+            let t = Instant::now();
             let converged = converge(&s);
+            let once = t.elapsed();
             let peak_heap = PEAK.load(Ordering::Relaxed) - base;
             assert!(
                 converged.at.is_some(),
@@ -260,12 +268,23 @@ fn main() {
                 converged.problems
             );
             assert_eq!(converged.mirrors, p.mirrors(), "{}", p.id());
+            // A point slower than SLOW per run is timed by that one run, not by criterion.
+            let slow = once > SLOW;
             rows.borrow_mut().push(Row {
                 point: p,
                 converged,
-                walls: Vec::new(),
+                walls: if slow { vec![once] } else { Vec::new() },
                 peak_heap,
             });
+            if slow {
+                println!(
+                    "convergence/{}: one run, {:.2} s (slower than {} s: not repeated)",
+                    p.id(),
+                    once.as_secs_f64(),
+                    SLOW.as_secs()
+                );
+                continue;
+            }
             group.bench_with_input(BenchmarkId::from_parameter(p.id()), &s, |b, s| {
                 b.iter_custom(|iters| {
                     let mut total = Duration::ZERO;
@@ -316,7 +335,7 @@ fn main() {
             .iter()
             .filter(|r| r.point.topology() == topology && r.point.replicas == replicas)
             .collect();
-        if pts.len() < 2 {
+        if pts.len() < 3 {
             continue;
         }
         let xs: Vec<f64> = pts.iter().map(|r| r.point.services as f64).collect();
