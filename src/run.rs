@@ -48,9 +48,11 @@ pub struct RunResult {
     pub dumps: Vec<ClusterDump>,
 }
 
-/// Runs `scenario`. Fails only when the scenario describes a world that cannot be built (a
-/// user error reported like a scenario diagnostic).
-pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, String> {
+/// The kernel and world of one run, before the first event.
+fn setup(
+    scenario: &Arc<Scenario>,
+    options: &RunOptions,
+) -> Result<(u64, Kernel<Msg>, World), String> {
     let seed = options.seed.unwrap_or(scenario.seed);
     let mut config = KernelConfig::new(seed);
     config.record_trace = options.record_trace;
@@ -70,7 +72,14 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
     if let Some(tape) = tape {
         kernel.set_schedule(Schedule::from_tape(seed, schedule_config, tape.clone()));
     }
-    let mut world = World::build(scenario.clone(), &mut kernel)?;
+    let world = World::build(scenario.clone(), &mut kernel)?;
+    Ok((seed, kernel, world))
+}
+
+/// Runs `scenario`. Fails only when the scenario describes a world that cannot be built (a
+/// user error reported like a scenario diagnostic).
+pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, String> {
+    let (seed, mut kernel, mut world) = setup(&scenario, options)?;
     let mut checker = Checker::new(if options.no_checks {
         Vec::new()
     } else {
@@ -193,4 +202,129 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
         component_names: kernel.component_names().to_vec(),
         decisions: kernel.schedule().recorded(),
     })
+}
+
+/// What [`run_until_converged`] found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Converged {
+    /// Virtual time of the last API-server write before convergence was detected: the world's
+    /// stores were already in their converged state then (no write happened between it and the
+    /// detection). `None`: not converged by the end of the scenario or its event budget.
+    pub at: Option<SimTime>,
+    /// Virtual time at which the oracle first passed (at most `poll` after the first instant
+    /// the service mirrors were idle in the converged state).
+    pub detected_at: Option<SimTime>,
+    /// Events delivered until then (or until the end).
+    pub events: u64,
+    /// Times the convergence oracle ran.
+    pub evaluations: u32,
+    /// Mirrors the oracle judged at the last evaluation (one per exported service and link).
+    pub mirrors: usize,
+    /// The oracle's first problems at the last failed evaluation (at most 10).
+    pub problems: Vec<String>,
+}
+
+/// Every exported service of the scenario has all its replicas ready in its own cluster.
+fn targets_ready(world: &World) -> Result<(), String> {
+    use crate::k8s::store::ObjectView;
+    use crate::k8s::{Kind, ObjectKey};
+    let s = &world.scenario;
+    let services = s
+        .services
+        .iter()
+        .filter(|v| v.export != crate::scenario::Export::None)
+        .map(|v| (&v.cluster, &v.namespace, &v.name, v.replicas));
+    let sets = s
+        .statefulsets
+        .iter()
+        .filter(|v| v.export != crate::scenario::Export::None)
+        .map(|v| (&v.cluster, &v.namespace, &v.service, v.replicas));
+    for (cluster, ns, name, replicas) in services.chain(sets) {
+        let Some(ci) = world.cluster_index(cluster) else {
+            continue;
+        };
+        let ready = world.apis[ci]
+            .server
+            .store()
+            .get(&ObjectKey::new(Kind::Endpoints, ns, name))
+            .and_then(|o| o.as_endpoints())
+            .map_or(0, |e| e.subsets.iter().map(|s| s.addresses.len()).sum());
+        if ready != replicas as usize {
+            return Err(format!(
+                "{cluster}: {ns}/{name} has {ready} of {replicas} endpoints ready"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Runs `scenario` (without checks) until every exported service has all its endpoints ready in
+/// its own cluster *and* the convergence oracle (`check::convergence`) finds every mirror
+/// exact in every linking cluster, or until the end of the scenario. The oracle runs only when
+/// every service mirror is idle, an API server has been written since its last run, and at
+/// least `poll` of virtual time has passed since its last run, so its cost stays small.
+pub fn run_until_converged(
+    scenario: Arc<Scenario>,
+    options: &RunOptions,
+    poll: SimDuration,
+) -> Result<Converged, String> {
+    let (_, mut kernel, mut world) = setup(&scenario, options)?;
+    let end = SimTime::ZERO
+        + options
+            .until
+            .unwrap_or(scenario.duration)
+            .min(scenario.duration);
+    let revision = |w: &World| w.apis.iter().map(|a| a.server.revision()).sum::<u64>();
+    let mut result = Converged {
+        at: None,
+        detected_at: None,
+        events: 0,
+        evaluations: 0,
+        mirrors: 0,
+        problems: Vec::new(),
+    };
+    let mut last_write = SimTime::ZERO;
+    let mut written = revision(&world);
+    let mut evaluated: Option<(SimTime, u64)> = None;
+    let evaluate = |world: &World, now: SimTime, last_write: SimTime, result: &mut Converged| {
+        result.evaluations += 1;
+        let (problems, judged) = crate::check::convergence::Convergence::evaluate(world);
+        result.mirrors = judged.len();
+        result.problems = match targets_ready(world) {
+            Err(p) => vec![p],
+            Ok(()) => problems.into_iter().take(10).collect(),
+        };
+        if result.problems.is_empty() {
+            result.at = Some(last_write);
+            result.detected_at = Some(now);
+        }
+    };
+    while let Some(next) = kernel.next_event_time() {
+        if next > end || kernel.delivered() >= scenario.events_max {
+            break;
+        }
+        if kernel.step(&mut world).is_none() {
+            break;
+        }
+        world.observations.clear();
+        let now = kernel.now();
+        let rev = revision(&world);
+        if rev != written {
+            written = rev;
+            last_write = now;
+        }
+        let due = evaluated.is_none_or(|(t, r)| r != rev && now >= t + poll);
+        if due && world.mirrors().iter().all(|(_, m)| m.is_idle()) {
+            evaluated = Some((now, rev));
+            evaluate(&world, now, last_write, &mut result);
+            if result.at.is_some() {
+                break;
+            }
+        }
+    }
+    if result.at.is_none() && evaluated.is_none_or(|(_, r)| r != revision(&world)) {
+        evaluate(&world, kernel.now(), last_write, &mut result);
+    }
+    result.events = kernel.delivered();
+    Ok(result)
 }

@@ -1347,6 +1347,10 @@ impl Object {
             );
         };
         fn typed<T: for<'de> Deserialize<'de>>(value: serde_json::Value) -> Result<T, String> {
+            // Fast path without path tracking; on an error, again with it for the message.
+            if let Ok(t) = T::deserialize(&value) {
+                return Ok(t);
+            }
             serde_path_to_error::deserialize(value).map_err(|e| {
                 let path = e.path().to_string();
                 if path == "." {

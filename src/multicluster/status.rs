@@ -129,9 +129,10 @@ fn write(
         &cfg.link.metadata.namespace,
         &cfg.link.metadata.name,
     );
-    let link = match env.api.call(Request::Get { key: key.clone() }) {
+    let response = env.api.call(Request::Get { key: key.clone() });
+    let link = match &response {
         Ok(Response::Object(o)) => match o.as_link() {
-            Some(l) => l.clone(),
+            Some(l) => l,
             None => {
                 env.log.push(format!(
                     "error: Failed to update link status: {key} is not a Link"
@@ -160,28 +161,37 @@ fn write(
     let is_entry = |s: &LinkServiceStatus| {
         s.remote_ref.name == remote_name && s.remote_ref.namespace == namespace
     };
-    let mut entries: Vec<LinkServiceStatus> = Vec::with_capacity(current.len() + 1);
-    match cond {
-        Some(cond) => {
-            let mut found = false;
-            for s in current {
-                let mut s = s.clone();
-                if is_entry(&s) {
-                    found = true;
-                    s.conditions = vec![cond.clone()];
-                }
-                entries.push(s);
-            }
-            if !found {
-                entries.push(LinkServiceStatus {
-                    controller_name: STATUS_CONTROLLER_NAME.to_string(),
-                    remote_ref: service_ref(namespace, remote_name),
-                    conditions: vec![cond],
-                });
-            }
+    // The new list, borrowing every entry it keeps unchanged (the list holds every mirrored
+    // service, so this runs once per mirrored service and must not copy them all).
+    let replaced: Vec<LinkServiceStatus> = match &cond {
+        Some(cond) => current
+            .iter()
+            .filter(|s| is_entry(s))
+            .map(|s| LinkServiceStatus {
+                conditions: vec![cond.clone()],
+                ..s.clone()
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let added = match cond {
+        Some(cond) if replaced.is_empty() => Some(LinkServiceStatus {
+            controller_name: STATUS_CONTROLLER_NAME.to_string(),
+            remote_ref: service_ref(namespace, remote_name),
+            conditions: vec![cond],
+        }),
+        _ => None,
+    };
+    let mut entries: Vec<&LinkServiceStatus> = Vec::with_capacity(current.len() + 1);
+    let mut replacements = replaced.iter();
+    for s in current {
+        if !is_entry(s) {
+            entries.push(s);
+        } else if let Some(r) = replacements.next() {
+            entries.push(r);
         }
-        None => entries.extend(current.iter().filter(|s| !is_entry(s)).cloned()),
     }
+    entries.extend(added.as_ref());
     let list = match serde_json::to_value(&entries) {
         Ok(v) => v,
         Err(e) => {

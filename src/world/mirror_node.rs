@@ -196,24 +196,136 @@ impl LocalApi for WorldApi<'_, '_, '_> {
     }
 }
 
-/// Equal but for server-managed metadata (resourceVersion, generation, timestamps).
+/// Equal but for server-managed metadata (resourceVersion, generation, timestamps, uid):
+/// typed field by field (every field is named, so a new field is a compile error here), which
+/// is what comparing the two JSON documents without those fields decides, without building them.
 fn same_content(a: &Object, b: &Object) -> bool {
-    let strip = |o: &Object| {
-        let mut v = serde_json::to_value(o).unwrap_or_default();
-        if let Some(m) = v.get_mut("metadata").and_then(|m| m.as_object_mut()) {
-            for f in [
-                "resourceVersion",
-                "generation",
-                "creationTimestamp",
-                "uid",
-                "managedFields",
-            ] {
-                m.remove(f);
+    use crate::k8s::objects::ObjectMeta;
+    fn meta_eq(a: &ObjectMeta, b: &ObjectMeta) -> bool {
+        let ObjectMeta {
+            name,
+            generate_name,
+            namespace,
+            uid: _,
+            resource_version: _,
+            generation: _,
+            creation_timestamp: _,
+            deletion_timestamp,
+            deletion_grace_period_seconds,
+            labels,
+            annotations,
+            owner_references,
+            finalizers,
+        } = a;
+        *name == b.name
+            && *generate_name == b.generate_name
+            && *namespace == b.namespace
+            && *deletion_timestamp == b.deletion_timestamp
+            && *deletion_grace_period_seconds == b.deletion_grace_period_seconds
+            && *labels == b.labels
+            && *annotations == b.annotations
+            && *owner_references == b.owner_references
+            && *finalizers == b.finalizers
+    }
+    use crate::k8s::objects as o;
+    meta_eq(a.meta(), b.meta())
+        && match (a, b) {
+            (Object::Namespace(x), Object::Namespace(y)) => {
+                let o::Namespace {
+                    metadata: _,
+                    spec,
+                    status,
+                } = x;
+                *spec == y.spec && *status == y.status
             }
+            (Object::Service(x), Object::Service(y)) => {
+                let o::Service {
+                    metadata: _,
+                    spec,
+                    status,
+                } = x;
+                *spec == y.spec && *status == y.status
+            }
+            (Object::Endpoints(x), Object::Endpoints(y)) => {
+                let o::Endpoints {
+                    metadata: _,
+                    subsets,
+                } = x;
+                *subsets == y.subsets
+            }
+            (Object::EndpointSlice(x), Object::EndpointSlice(y)) => {
+                let o::EndpointSlice {
+                    metadata: _,
+                    address_type,
+                    endpoints,
+                    ports,
+                } = x;
+                *address_type == y.address_type && *endpoints == y.endpoints && *ports == y.ports
+            }
+            (Object::Pod(x), Object::Pod(y)) => {
+                let o::Pod {
+                    metadata: _,
+                    spec,
+                    status,
+                } = x;
+                *spec == y.spec && *status == y.status
+            }
+            (Object::StatefulSet(x), Object::StatefulSet(y)) => {
+                let o::StatefulSet {
+                    metadata: _,
+                    spec,
+                    status,
+                } = x;
+                *spec == y.spec && *status == y.status
+            }
+            (Object::Deployment(x), Object::Deployment(y)) => {
+                let o::Deployment {
+                    metadata: _,
+                    spec,
+                    status,
+                } = x;
+                *spec == y.spec && *status == y.status
+            }
+            (Object::Secret(x), Object::Secret(y)) => {
+                let o::Secret {
+                    metadata: _,
+                    type_,
+                    data,
+                    string_data,
+                } = x;
+                *type_ == y.type_ && *data == y.data && *string_data == y.string_data
+            }
+            (Object::Event(x), Object::Event(y)) => {
+                let o::Event {
+                    metadata: _,
+                    involved_object,
+                    reason,
+                    message,
+                    type_,
+                    source,
+                    count,
+                    first_timestamp,
+                    last_timestamp,
+                } = x;
+                *involved_object == y.involved_object
+                    && *reason == y.reason
+                    && *message == y.message
+                    && *type_ == y.type_
+                    && *source == y.source
+                    && *count == y.count
+                    && *first_timestamp == y.first_timestamp
+                    && *last_timestamp == y.last_timestamp
+            }
+            (Object::Link(x), Object::Link(y)) => {
+                let o::Link {
+                    metadata: _,
+                    spec,
+                    status,
+                } = x;
+                *spec == y.spec && *status == y.status
+            }
+            _ => false,
         }
-        v
-    };
-    strip(a) == strip(b)
 }
 
 fn req_op(req: &Request) -> &'static str {
@@ -284,6 +396,14 @@ impl MirrorNode {
         match &self.phase {
             Phase::Running(r) => Some(r.gateway_alive),
             _ => None,
+        }
+    }
+    /// Running with an empty work queue and no retry pending: the controller has caught up
+    /// with everything its informers delivered so far.
+    pub fn is_idle(&self) -> bool {
+        match &self.phase {
+            Phase::Running(r) => r.queue.is_empty() && r.queue.next_wakeup().is_none(),
+            _ => false,
         }
     }
     pub fn probe_metrics(&self) -> Option<&crate::multicluster::ProbeMetrics> {

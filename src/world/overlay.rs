@@ -89,22 +89,28 @@ impl ObjectView for Overlay<'_> {
     }
 
     fn list(&self, kind: Kind, namespace: Option<&str>) -> Vec<&Arc<Object>> {
-        let mut out: BTreeMap<ObjectKey, &Arc<Object>> = self
+        // Ordered by key like the stores; within one kind the key is (namespace, name),
+        // borrowed from the objects instead of built for each.
+        let mut out: BTreeMap<(&str, &str), &Arc<Object>> = self
             .base
             .list(kind, namespace)
             .into_iter()
-            .map(|o| (o.key(), o))
+            .map(|o| {
+                let ns = if kind.namespaced() { o.namespace() } else { "" };
+                ((ns, o.name()), o)
+            })
             .collect();
         for (key, mine) in &self.writes.entries {
             if key.kind != kind || namespace.is_some_and(|ns| key.namespace != ns) {
                 continue;
             }
+            let k = (key.namespace.as_str(), key.name.as_str());
             match mine {
                 Some(o) => {
-                    out.insert(key.clone(), o);
+                    out.insert(k, o);
                 }
                 None => {
-                    out.remove(key);
+                    out.remove(&k);
                 }
             }
         }
