@@ -27,6 +27,7 @@ fn bench(c: &mut Criterion) {
         check_determinism: false,
         swarm: true,
         out: None,
+        fixes: Vec::new(),
     };
     let mut group = c.benchmark_group("fuzz");
     group.sample_size(10);

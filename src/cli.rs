@@ -31,6 +31,12 @@ pub enum Command {
     Graph { scenario: PathBuf },
     /// Explore event orderings and swarm faults over many seeds.
     Fuzz(FuzzArgs),
+    /// Merge the JSON summaries of `mcsim fuzz --shard i/N` runs into one.
+    Merge {
+        files: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
     /// Run a case recorded by `mcsim fuzz` again and compare its trace hash.
     Replay {
         file: PathBuf,
@@ -63,6 +69,10 @@ pub struct FuzzArgs {
     /// Switch on a named quirk fix (see QUIRKS.md); repeatable.
     #[arg(long = "fix", value_name = "NAME")]
     pub fixes: Vec<String>,
+    /// Run only shard I of N (0-based) of the seed range, e.g. `--shard 0/4`; merge the JSON
+    /// summaries with `mcsim merge`.
+    #[arg(long, value_parser = parse_shard)]
+    pub shard: Option<(u64, u64)>,
     /// Do not shrink failing cases.
     #[arg(long)]
     pub no_shrink: bool,
@@ -120,7 +130,7 @@ fn parse_duration(s: &str) -> Result<SimDuration, String> {
     SimDuration::parse(s)
 }
 
-const SUBCOMMANDS: &[&str] = &["run", "check", "graph", "fuzz", "replay", "help"];
+const SUBCOMMANDS: &[&str] = &["run", "check", "graph", "fuzz", "replay", "merge", "help"];
 
 /// Inserts `run` when the first argument is a scenario path rather than a subcommand.
 pub fn normalize_args(mut args: Vec<String>) -> Vec<String> {
@@ -162,6 +172,7 @@ pub fn main_with_args(args: Vec<String>) -> ExitCode {
         },
         Command::Fuzz(args) => cmd_fuzz(args),
         Command::Replay { file, format } => cmd_replay(&file, format),
+        Command::Merge { files, format } => cmd_merge(&files, format),
         Command::Graph { scenario } => match load(&scenario) {
             Ok(s) => match crate::world::network::build(&s) {
                 Ok(built) => {
@@ -335,9 +346,18 @@ fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
                 .unwrap_or(1)
         })
         .max(1);
+    // A shard runs a contiguous slice of the seed range.
+    let (start, seeds) = match args.shard {
+        None => (args.start, args.seeds),
+        Some((i, n)) => {
+            let from = args.seeds * i / n;
+            let to = args.seeds * (i + 1) / n;
+            (args.start + from, to - from)
+        }
+    };
     let options = FuzzOptions {
-        seeds: args.seeds,
-        start: args.start,
+        seeds,
+        start,
         jobs,
         mode: args.mode.map(|m| match m {
             ModeArg::Random => crate::sim::Exploration::Random,
@@ -349,7 +369,7 @@ fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
         fixes: args.fixes.clone(),
     };
     let started = std::time::Instant::now();
-    let total = args.seeds;
+    let total = seeds;
     let tty = std::io::stderr().is_terminal();
     let progress = move |done: u64, failures: u64| {
         let step = (total / 10).max(1);
@@ -402,41 +422,10 @@ fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
             Err(e) => eprintln!("cannot render the summary: {e}"),
         },
         Format::Text => {
-            let mut text = format!(
-                "fuzz {}: {} seeds from {}, {} failing, {} distinct signature(s), {} determinism rerun(s)\n",
-                summary.scenario,
-                summary.seeds,
-                summary.start,
-                summary.failures,
-                summary.signatures.len(),
-                summary.determinism_checked
-            );
-            for s in &summary.signatures {
-                let replay = args.out.join(format!("seed-{}.replay.json", s.first_seed));
+            let mut text = summary_text(&summary, Some(&args.out));
+            if !replays.is_empty() {
                 text.push_str(&format!(
-                    "  FAIL {:<40} {} seed(s), first seed {}: mcsim replay {}\n",
-                    s.failing.join(", "),
-                    s.seeds,
-                    s.first_seed,
-                    replay.display()
-                ));
-                if let Some(sh) = &s.shrunk {
-                    text.push_str(&format!(
-                        "       shrunk in {} runs to {} fault(s), {} decision(s), {} service(s), {} flow(s), {} action(s), failing {}: mcsim run {}\n",
-                        sh.runs, sh.faults, sh.decisions, sh.services, sh.traffic, sh.actions, sh.check, sh.file
-                    ));
-                }
-            }
-            for seed in &summary.nondeterministic {
-                text.push_str(&format!(
-                    "  NONDETERMINISTIC seed {seed}: two runs gave different trace hashes\n"
-                ));
-            }
-            if summary.failures == 0 && summary.nondeterministic.is_empty() {
-                text.push_str("verdict: PASS\n");
-            } else {
-                text.push_str(&format!(
-                    "verdict: FAIL ({} replay file(s) in {})\n",
+                    "{} replay file(s) in {}\n",
                     replays.len(),
                     args.out.display()
                 ));
@@ -455,6 +444,109 @@ fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+fn parse_shard(text: &str) -> Result<(u64, u64), String> {
+    let bad = || format!("expected a shard I/N with 0 <= I < N, such as 0/4, found \"{text}\"");
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u64, u64) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+fn cmd_merge(files: &[PathBuf], format: Format) -> ExitCode {
+    let mut parts = Vec::new();
+    for file in files {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("{}: cannot read: {e}", file.display());
+                return ExitCode::from(2);
+            }
+        };
+        match serde_json::from_str::<crate::fuzz::Summary>(&text) {
+            Ok(s) => parts.push(s),
+            Err(e) => {
+                eprintln!(
+                    "{}:{}:{}: not a fuzz summary (mcsim fuzz --format json): {e}",
+                    file.display(),
+                    e.line(),
+                    e.column()
+                );
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let summary = match crate::fuzz::merge(&parts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("mcsim merge: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match format {
+        Format::Json => match serde_json::to_string_pretty(&summary) {
+            Ok(json) => out(&format!("{json}\n")),
+            Err(e) => eprintln!("cannot render the summary: {e}"),
+        },
+        Format::Text => out(&summary_text(&summary, None)),
+    }
+    if summary.failures == 0 && summary.nondeterministic.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// The text form of a fuzz summary; `out` is where replay files were written.
+fn summary_text(summary: &crate::fuzz::Summary, out: Option<&Path>) -> String {
+    let mut text = format!(
+        "fuzz {}: {} seeds from {}, {} failing, {} distinct signature(s), {} determinism rerun(s)\n",
+        summary.scenario,
+        summary.seeds,
+        summary.start,
+        summary.failures,
+        summary.signatures.len(),
+        summary.determinism_checked
+    );
+    for s in &summary.signatures {
+        let replay = match out {
+            Some(dir) => format!(
+                ": mcsim replay {}",
+                dir.join(format!("seed-{}.replay.json", s.first_seed))
+                    .display()
+            ),
+            None => String::new(),
+        };
+        text.push_str(&format!(
+            "  FAIL {:<40} {} seed(s), first seed {}{replay}\n",
+            s.failing.join(", "),
+            s.seeds,
+            s.first_seed,
+        ));
+        if let Some(sh) = &s.shrunk {
+            text.push_str(&format!(
+                "       shrunk in {} runs to {} fault(s), {} decision(s), {} service(s), {} flow(s), {} action(s), failing {}: mcsim run {}\n",
+                sh.runs, sh.faults, sh.decisions, sh.services, sh.traffic, sh.actions, sh.check, sh.file
+            ));
+        }
+    }
+    for seed in &summary.nondeterministic {
+        text.push_str(&format!(
+            "  NONDETERMINISTIC seed {seed}: two runs gave different trace hashes\n"
+        ));
+    }
+    if summary.failures == 0 && summary.nondeterministic.is_empty() {
+        text.push_str("verdict: PASS\n");
+    } else {
+        text.push_str("verdict: FAIL\n");
+    }
+    text
 }
 
 fn cmd_replay(file: &Path, format: Format) -> ExitCode {

@@ -277,3 +277,21 @@ gateway_down = "east"
         "west -> east must recover after both faults heal: {ok}/{sent} {failed:?}"
     );
 }
+
+/// Found by `mcsim fuzz scenarios/partition.toml` (seed 1376): east's API server was down while
+/// its pods became ready. The kubelet's status write failed and was never retried, so the pods
+/// stayed not-ready for ever; a real kubelet's status manager retries at its next sync.
+#[test]
+fn pods_become_ready_once_their_api_server_returns() {
+    let text = scenario(r#"api_server_down = "east""#).replace(
+        "[[fault]]\nat = \"60s\"\nfor = \"60s\"",
+        "[[fault]]\nat = \"1s\"\nfor = \"40s\"",
+    );
+    assert!(text.contains("at = \"1s\""));
+    let r = run_text(&text);
+    let (sent, ok, failed) = window(&r, "west", "after");
+    assert!(
+        sent > 100 && ok * 3 > sent * 2,
+        "west -> east must work once east's API server is back: {ok}/{sent} {failed:?}"
+    );
+}

@@ -110,19 +110,23 @@ impl Check for FailureDomains {
                 }
             }
         }
-        if candidates > 0 && compared == 0 {
-            problems.push(format!(
-                "{candidates} unaffected flow/fault pair(s), but none had successful traffic in the minute before its fault: nothing to compare"
-            ));
-        }
+        // A flow that never worked has no level to lose: that is the availability check's
+        // business, not a failure-domain violation. Say so rather than pass silently.
+        let uncompared = candidates - compared;
         CheckResult {
             name: self.name().into(),
             passed: problems.is_empty(),
             detail: if problems.is_empty() {
-                format!(
+                let mut d = format!(
                     "{compared} unaffected flow/fault pair(s) kept their success ratio within {:.1}%",
                     tolerance * 100.0
-                )
+                );
+                if uncompared > 0 {
+                    d.push_str(&format!(
+                        "; {uncompared} had no successful traffic in the minute before the fault (nothing to keep)"
+                    ));
+                }
+                d
             } else {
                 problems.join("; ")
             },

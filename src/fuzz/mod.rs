@@ -70,7 +70,7 @@ pub struct CaseResult {
     pub events: u64,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
     pub scenario: String,
     pub seeds: u64,
@@ -83,18 +83,18 @@ pub struct Summary {
     pub events: u64,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Signature {
     pub failing: Vec<String>,
     pub seeds: u64,
     pub first_seed: u64,
     /// The first seed's case, shrunk (when shrinking ran).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shrunk: Option<ShrunkCase>,
 }
 
 /// Where a shrunk case was written and what is left in it.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ShrunkCase {
     pub file: String,
     pub check: String,
@@ -294,6 +294,61 @@ pub fn summarize(
             .collect(),
         events: results.iter().map(|(c, _)| c.events).sum(),
     }
+}
+
+/// Merges the summaries of shards of one sweep (`--shard i/N`): the result is what the whole
+/// range would have printed, whatever the order of the parts.
+pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
+    let first = parts.first().ok_or("no summaries to merge")?;
+    if let Some(other) = parts.iter().find(|p| p.scenario != first.scenario) {
+        return Err(format!(
+            "summaries of different scenarios: {} and {}",
+            first.scenario, other.scenario
+        ));
+    }
+    let mut parts: Vec<&Summary> = parts.iter().collect();
+    parts.sort_by_key(|p| p.start);
+    for w in parts.windows(2) {
+        if w[0].start + w[0].seeds != w[1].start {
+            return Err(format!(
+                "shards do not tile one range: seeds {}..{} then {}..{}",
+                w[0].start,
+                w[0].start + w[0].seeds,
+                w[1].start,
+                w[1].start + w[1].seeds
+            ));
+        }
+    }
+    let mut sigs: BTreeMap<Vec<String>, Signature> = BTreeMap::new();
+    for s in parts.iter().flat_map(|p| &p.signatures) {
+        match sigs.get_mut(&s.failing) {
+            None => {
+                sigs.insert(s.failing.clone(), s.clone());
+            }
+            Some(m) => {
+                m.seeds += s.seeds;
+                if s.first_seed < m.first_seed {
+                    m.first_seed = s.first_seed;
+                    m.shrunk = s.shrunk.clone();
+                }
+            }
+        }
+    }
+    let mut nondeterministic: Vec<u64> = parts
+        .iter()
+        .flat_map(|p| p.nondeterministic.iter().copied())
+        .collect();
+    nondeterministic.sort_unstable();
+    Ok(Summary {
+        scenario: first.scenario.clone(),
+        seeds: parts.iter().map(|p| p.seeds).sum(),
+        start: parts[0].start,
+        failures: parts.iter().map(|p| p.failures).sum(),
+        signatures: sigs.into_values().collect(),
+        determinism_checked: parts.iter().map(|p| p.determinism_checked).sum(),
+        nondeterministic,
+        events: parts.iter().map(|p| p.events).sum(),
+    })
 }
 
 /// Shrinks the first case of every failure signature and writes it into `dir` as

@@ -38,8 +38,31 @@ pub struct Shrunk {
     pub runs: usize,
 }
 
+/// The failing checks of a run and their details with every number replaced by `#`.
+fn signature(report: &crate::report::Report) -> Vec<(String, String)> {
+    report
+        .checks
+        .iter()
+        .filter(|c| !c.passed)
+        .map(|c| {
+            let mut detail = String::with_capacity(c.detail.len());
+            let mut in_number = false;
+            for ch in c.detail.chars() {
+                let digit = ch.is_ascii_digit() || (in_number && ch == '.');
+                if digit && !in_number {
+                    detail.push('#');
+                } else if !digit {
+                    detail.push(ch);
+                }
+                in_number = digit;
+            }
+            (c.name.clone(), detail)
+        })
+        .collect()
+}
+
 struct Shrinker {
-    failing: Vec<String>,
+    signature: Vec<(String, String)>,
     runs: usize,
     budget: usize,
 }
@@ -57,10 +80,11 @@ impl Shrinker {
         let Ok(scenario) = load_str("shrunk.toml", &text, Registry::global()) else {
             return false;
         };
-        // The same failing checks, no more and no fewer: a candidate that fails for another
-        // reason (e.g. traffic to a service the shrinker removed) is a different bug.
+        // The same failing checks with the same details (numbers aside), no more and no fewer:
+        // a candidate that fails for another reason (e.g. traffic to a service the shrinker
+        // removed fails DNS instead of connecting) is a different bug.
         match run(Arc::new(scenario), &RunOptions::default()) {
-            Ok(r) => failing(&r.report) == self.failing,
+            Ok(r) => signature(&r.report) == self.signature,
             Err(_) => false,
         }
     }
@@ -117,6 +141,10 @@ impl Shrinker {
     }
 }
 
+fn failing_names(sig: &[(String, String)]) -> Vec<String> {
+    sig.iter().map(|(name, _)| name.clone()).collect()
+}
+
 fn array(doc: &Table, key: &str) -> Vec<Value> {
     match doc.get(key) {
         Some(Value::Array(a)) => a.clone(),
@@ -169,11 +197,17 @@ pub fn shrink(
         Some(&recorded),
     )?;
     let mut s = Shrinker {
-        failing: replay.failing.clone(),
+        signature: Vec::new(),
         runs: 0,
         budget: budget.max(1),
     };
-    if !s.fails(&doc) {
+    {
+        let text = toml::to_string(&doc).map_err(|e| e.to_string())?;
+        let first = load_str("case.toml", &text, Registry::global())
+            .map_err(|d| format!("the case does not load as a scenario: {d}"))?;
+        s.signature = signature(&run(Arc::new(first), &RunOptions::default())?.report);
+    }
+    if failing_names(&s.signature) != replay.failing || !s.fails(&doc) {
         return Err(format!(
             "seed {} does not fail {check} again when its decisions are replayed",
             replay.seed

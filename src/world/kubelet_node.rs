@@ -133,13 +133,19 @@ impl KubeletNode {
                 self.tick_armed = None;
                 let view = self.own.over(self.client.informer(0).store());
                 let output = kubelet::sync(&view, env.now(), &self.config);
+                let mut failed = false;
                 for req in output.requests {
-                    // A conflict means the cache was stale; the resulting event re-runs us.
-                    if let Ok(response) = env.api_call(req) {
-                        self.own.record(&response);
+                    match env.api_call(req) {
+                        Ok(response) => self.own.record(&response),
+                        // A conflict means the cache was stale; the resulting event re-runs us.
+                        Err(s) if s.is_conflict() || s.is_not_found() => {}
+                        // The API server is away: the status manager tries again at its next
+                        // sync, as the real kubelet does every 10 s.
+                        Err(_) => failed = true,
                     }
                 }
-                if let Some(at) = output.next_wakeup {
+                let retry = failed.then(|| env.now() + STATUS_RETRY);
+                if let Some(at) = output.next_wakeup.into_iter().chain(retry).min() {
                     self.arm(env, at.max(env.now()));
                 }
             }
@@ -262,6 +268,9 @@ impl KubeletNode {
 }
 
 /// The connection an event is about.
+/// The kubelet status manager's sync period: how soon a failed status write is retried.
+const STATUS_RETRY: SimDuration = SimDuration::from_secs(10);
+
 pub fn conn_of(event: &ConnEvent) -> super::transport::ConnId {
     match event {
         ConnEvent::Accepted { conn, .. }
