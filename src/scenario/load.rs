@@ -447,6 +447,14 @@ impl Validator<'_> {
                 },
                 at: l.at.map(|d| d.0).unwrap_or(SimDuration::ZERO),
             });
+            if l.at.is_some_and(|d| !d.0.is_zero()) {
+                // Parsed, but the world creates Links only at the start: refuse rather than
+                // silently ignore it.
+                self.error(
+                    &l.from,
+                    "a link created after the start (`at`) is not modelled yet: remove `at`",
+                );
+            }
         }
 
         // --- namespaces and workloads
