@@ -222,8 +222,8 @@ fn ratio(r: Ratio) -> Value {
 }
 
 fn int(v: u64) -> Value {
-    // TOML integers are signed 64-bit; seeds beyond that wrap into the sign bit's meaning is
-    // lost, so they are clamped (seeds come from `--start`/`--seeds`, far below i64::MAX).
+    // TOML integers are signed 64-bit: a larger seed is clamped (seeds come from
+    // `--start`/`--seeds`, far below i64::MAX).
     Value::Integer(i64::try_from(v).unwrap_or(i64::MAX))
 }
 
