@@ -462,7 +462,14 @@ impl Convergence {
             };
             let target = world.apis[dst].server.store();
             let mut expected_names = BTreeSet::new();
-            for remote in target.list(Kind::Service, None) {
+            // Without its Link (deleted, or unlinked) a link should have no mirrors left:
+            // `linkerd multicluster check` reports the leftovers as not part of any Link.
+            let linked = world.has_link(src, &link.name);
+            for remote in target
+                .list(Kind::Service, None)
+                .into_iter()
+                .filter(|_| linked)
+            {
                 let Some(mode) = mode_of(link, &remote.meta().labels) else {
                     continue;
                 };

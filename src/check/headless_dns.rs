@@ -37,6 +37,10 @@ impl Check for HeadlessDns {
             ) else {
                 continue;
             };
+            // An unlinked link promises no names (its mirrors are the convergence check's).
+            if !world.has_link(src, &link.name) {
+                continue;
+            }
             let Node::Lookup(dns) = world.node(world.clusters[src].dns) else {
                 continue;
             };

@@ -647,6 +647,9 @@ impl Validator<'_> {
             if let Some(s) = &a.delete_link {
                 kinds.push(ActionKind::DeleteLink { link: s.clone() });
             }
+            if let Some(s) = &a.unlink {
+                kinds.push(ActionKind::Unlink { link: s.clone() });
+            }
             if let Some(s) = &a.create_namespace {
                 kinds.push(ActionKind::CreateNamespace { name: s.clone() });
             }
@@ -668,7 +671,7 @@ impl Validator<'_> {
                 self.diags.push(self.map.at(
                     Some(span),
                     format!(
-                        "expected exactly one action kind (scale, export, unexport, delete_service, delete_link, create_namespace, label, annotate), found {}",
+                        "expected exactly one action kind (scale, export, unexport, delete_service, delete_link, unlink, create_namespace, label, annotate), found {}",
                         kinds.len()
                     ),
                 ));

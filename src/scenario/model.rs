@@ -357,6 +357,11 @@ pub enum ActionKind {
     DeleteLink {
         link: String,
     },
+    /// `linkerd multicluster unlink`: deletes the Link, its credentials Secret, its probe
+    /// Service and every mirror Service of the link (spec §9.4).
+    Unlink {
+        link: String,
+    },
     CreateNamespace {
         name: String,
     },

@@ -436,6 +436,9 @@ pub struct Action {
     pub delete_service: Option<String>,
     #[serde(default)]
     pub delete_link: Option<String>,
+    /// `linkerd multicluster unlink` of a link: its Link, Secret, probe Service and mirrors.
+    #[serde(default)]
+    pub unlink: Option<String>,
     #[serde(default)]
     pub create_namespace: Option<String>,
     /// Sets (or, without `value`, removes) a label on a Service.

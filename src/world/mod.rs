@@ -749,6 +749,15 @@ impl World {
     }
 
     /// The service mirrors of the run, with their source cluster index.
+    /// Whether cluster `src` still has the Link `link` (deleted or unlinked links have none).
+    pub fn has_link(&self, src: usize, link: &str) -> bool {
+        self.apis[src].server.store().contains(&ObjectKey::new(
+            Kind::Link,
+            seed::MC_NAMESPACE,
+            link,
+        ))
+    }
+
     pub fn mirrors(&self) -> Vec<(usize, &MirrorNode)> {
         self.nodes
             .iter()
@@ -765,8 +774,74 @@ impl World {
         let Some(ci) = self.cluster_index(&action.cluster) else {
             return;
         };
-        let ns = action.namespace.clone();
         let api = self.clusters[ci].api;
+        let requests: Vec<Request> = match &action.kind {
+            ActionKind::Unlink { link } => self.unlink_requests(ci, link),
+            _ => self.action_request(ci, action).into_iter().collect(),
+        };
+        let now = ctx.now();
+        for req in requests {
+            let description = req.describe();
+            let result = self.with_env(ctx, api, |_, env| {
+                env.cluster = ci;
+                env.api_call(req)
+            });
+            self.observe(
+                now,
+                Observation::ActionApplied {
+                    cluster: ci,
+                    description,
+                    ok: result.is_ok(),
+                },
+            );
+        }
+    }
+
+    /// What `linkerd multicluster unlink` prints for `kubectl delete` (spec §9.4): the Link
+    /// first (its controller stops), its credentials Secret, its probe Service, then every
+    /// Service labelled as a mirror of the link, in every namespace.
+    fn unlink_requests(&self, ci: usize, link: &str) -> Vec<Request> {
+        let store = self.apis[ci].server.store();
+        let Some(spec) = store
+            .get(&ObjectKey::new(Kind::Link, seed::MC_NAMESPACE, link))
+            .and_then(|o| o.as_link())
+            .map(|l| l.spec.clone())
+        else {
+            return Vec::new();
+        };
+        let target = if spec.target_cluster_name.is_empty() {
+            link.to_string()
+        } else {
+            spec.target_cluster_name.clone()
+        };
+        let mut out = vec![
+            Request::delete(ObjectKey::new(Kind::Link, seed::MC_NAMESPACE, link)),
+            Request::delete(ObjectKey::new(
+                Kind::Secret,
+                seed::MC_NAMESPACE,
+                &spec.cluster_credentials_secret,
+            )),
+        ];
+        let probe = ObjectKey::new(Kind::Service, seed::MC_NAMESPACE, &format!("probe-{link}"));
+        if store.contains(&probe) {
+            out.push(Request::delete(probe));
+        }
+        for svc in store.range(Kind::Service, None) {
+            let l = &svc.meta().labels;
+            if l.get(crate::multicluster::names::LABEL_MIRRORED_SERVICE)
+                .map(String::as_str)
+                == Some("true")
+                && l.get(crate::multicluster::names::LABEL_CLUSTER_NAME) == Some(&target)
+            {
+                out.push(Request::delete(svc.key()));
+            }
+        }
+        out
+    }
+
+    /// The one API request of a scripted action (all but `unlink`).
+    fn action_request(&self, ci: usize, action: &crate::scenario::ActionSpec) -> Option<Request> {
+        let ns = action.namespace.clone();
         let get = |w: &World, kind: Kind, name: &str| {
             w.apis[ci]
                 .server
@@ -774,7 +849,7 @@ impl World {
                 .get(&ObjectKey::new(kind, &ns, name))
                 .cloned()
         };
-        let request = match &action.kind {
+        match &action.kind {
             ActionKind::Scale { workload, replicas } => {
                 if let Some(mut o) = get(self, Kind::StatefulSet, workload).map(|o| (*o).clone()) {
                     if let Some(s) = o.as_stateful_set_mut() {
@@ -836,22 +911,7 @@ impl World {
                 };
                 Request::update(o)
             }),
-        };
-        let now = ctx.now();
-        if let Some(req) = request {
-            let description = req.describe();
-            let result = self.with_env(ctx, api, |_, env| {
-                env.cluster = ci;
-                env.api_call(req)
-            });
-            self.observe(
-                now,
-                Observation::ActionApplied {
-                    cluster: ci,
-                    description,
-                    ok: result.is_ok(),
-                },
-            );
+            ActionKind::Unlink { .. } => None,
         }
     }
 

@@ -1,0 +1,81 @@
+//! Link lifecycle at world level (spec §9.4): `unlink` removes the link's Link, credentials,
+//! probe Service and mirrors and leaves the other link alone; deleting only the Link leaves the
+//! mirrors behind, as Linkerd does, and the convergence check reports them as orphans.
+
+use mcsim::run::{RunOptions, run};
+use mcsim::scenario::{Registry, load_str};
+use std::sync::Arc;
+
+fn west_objects(text: &str) -> (mcsim::report::Report, Vec<serde_json::Value>) {
+    let s = Arc::new(load_str("unlink.toml", text, Registry::global()).unwrap());
+    let r = run(
+        s,
+        &RunOptions {
+            dump: true,
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
+    let west = r.dumps.iter().find(|d| d.cluster == "west").unwrap();
+    let list: serde_json::Value = serde_json::from_str(&west.json).unwrap();
+    (r.report, list["items"].as_array().unwrap().clone())
+}
+
+fn named<'a>(
+    items: &'a [serde_json::Value],
+    kind: &str,
+    name: &str,
+) -> Option<&'a serde_json::Value> {
+    items
+        .iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+}
+
+fn mirrors_of<'a>(items: &'a [serde_json::Value], cluster: &str) -> Vec<&'a serde_json::Value> {
+    items
+        .iter()
+        .filter(|o| o["metadata"]["labels"]["mirror.linkerd.io/cluster-name"] == cluster)
+        .collect()
+}
+
+#[test]
+fn unlink_removes_the_links_objects_and_mirrors_only() {
+    let text = std::fs::read_to_string("scenarios/unlink.toml").unwrap();
+    let (report, items) = west_objects(&text);
+    assert!(report.passed(), "{:?}", report.failed_checks());
+    assert!(named(&items, "Link", "east").is_none());
+    assert!(named(&items, "Secret", "cluster-credentials-east").is_none());
+    assert!(named(&items, "Service", "probe-east").is_none());
+    assert!(
+        mirrors_of(&items, "east").is_empty(),
+        "{:?}",
+        mirrors_of(&items, "east")
+    );
+    // North's link and its mirror are untouched.
+    assert!(named(&items, "Link", "north").is_some());
+    assert!(named(&items, "Service", "api-north").is_some());
+    assert!(named(&items, "Endpoints", "api-north").is_some());
+}
+
+#[test]
+fn deleting_only_the_link_leaves_orphans_that_convergence_reports() {
+    let text = std::fs::read_to_string("scenarios/unlink.toml")
+        .unwrap()
+        .replace("unlink = \"east\"", "delete_link = \"east\"");
+    let (report, items) = west_objects(&text);
+    assert!(named(&items, "Link", "east").is_none());
+    // Linkerd leaves every mirror in place ("the unlink command will take care of that").
+    assert!(named(&items, "Service", "web-east").is_some());
+    assert!(named(&items, "Service", "db-0-east").is_some());
+    let convergence = report
+        .checks
+        .iter()
+        .find(|c| c.name == "convergence")
+        .unwrap();
+    assert!(!convergence.passed);
+    assert!(
+        convergence.detail.contains("default/web-east is an orphan"),
+        "{}",
+        convergence.detail
+    );
+}
