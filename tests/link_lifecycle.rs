@@ -34,7 +34,11 @@ fn named<'a>(
 fn mirrors_of<'a>(items: &'a [serde_json::Value], cluster: &str) -> Vec<&'a serde_json::Value> {
     items
         .iter()
-        .filter(|o| o["metadata"]["labels"]["mirror.linkerd.io/cluster-name"] == cluster)
+        .filter(|o| {
+            let labels = &o["metadata"]["labels"];
+            labels["mirror.linkerd.io/cluster-name"] == cluster
+                && labels["mirror.linkerd.io/mirrored-service"] == "true"
+        })
         .collect()
 }
 
@@ -78,4 +82,50 @@ fn deleting_only_the_link_leaves_orphans_that_convergence_reports() {
         "{}",
         convergence.detail
     );
+}
+
+/// Spec §9.3: without its credentials Secret the controller cannot build a client for the
+/// target; it logs it and retries the Link every 10 s, so nothing is mirrored for that link while
+/// the other link works.
+#[test]
+fn a_link_without_credentials_retries_every_ten_seconds() {
+    let text = std::fs::read_to_string("scenarios/unlink.toml")
+        .unwrap()
+        .replace(
+            "to = \"east\"\nheadless = true",
+            "to = \"east\"\nheadless = true\ncredentials = false",
+        )
+        .replace(
+            "[[action]]\nat = \"2m\"\ncluster = \"west\"\nunlink = \"east\"\n",
+            "",
+        );
+    assert!(text.contains("credentials = false") && !text.contains("unlink = "));
+    let s = Arc::new(load_str("creds.toml", &text, Registry::global()).unwrap());
+    let r = run(
+        s,
+        &RunOptions {
+            dump: true,
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
+    let west = r.dumps.iter().find(|d| d.cluster == "west").unwrap();
+    let log = |link: &str| {
+        west.mirror_logs
+            .iter()
+            .find(|(l, _)| l == link)
+            .map(|(_, log)| log.clone())
+            .unwrap()
+    };
+    let east = log("east");
+    let retries = east.matches("cannot load credentials").count();
+    // 4 simulated minutes: about 24 attempts, one every 10 s.
+    assert!((20..=25).contains(&retries), "{retries} retries:\n{east}");
+    assert!(!east.contains("cluster watcher for east started"), "{east}");
+    assert!(log("north").contains("cluster watcher for north started"));
+    let items: serde_json::Value = serde_json::from_str(&west.json).unwrap();
+    let items = items["items"].as_array().unwrap();
+    assert!(mirrors_of(items, "east").is_empty());
+    assert!(named(items, "Service", "api-north").is_some());
+    assert!(r.report.failed_checks().contains(&"convergence"));
 }

@@ -446,6 +446,7 @@ impl Validator<'_> {
                     failure_threshold: probe.and_then(|p| p.failure_threshold).unwrap_or(3),
                 },
                 at: l.at.map(|d| d.0).unwrap_or(SimDuration::ZERO),
+                credentials: l.credentials.unwrap_or(true),
             });
             if l.at.is_some_and(|d| !d.0.is_zero()) {
                 // Parsed, but the world creates Links only at the start: refuse rather than

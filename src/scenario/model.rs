@@ -117,6 +117,8 @@ pub struct LinkSpec {
     pub excluded_annotations: Vec<String>,
     pub probe: ProbeSpec,
     pub at: SimDuration,
+    /// Whether the link's credentials Secret exists (`[[link]] credentials`, default true).
+    pub credentials: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]

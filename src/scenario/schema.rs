@@ -186,6 +186,10 @@ pub struct Link {
     /// Starts the link later (the Link resource is created at this time).
     #[serde(default)]
     pub at: Option<Dur>,
+    /// `false`: the credentials Secret is never created (spec §9.3: the controller logs it and
+    /// retries the Link every 10 s).
+    #[serde(default)]
+    pub credentials: Option<bool>,
 }
 
 #[derive(Deserialize, Debug)]

@@ -515,6 +515,27 @@ impl MirrorNode {
             );
             return;
         };
+        // Load the credentials Secret (spec §2.5, §9.3): missing, or without `kubeconfig`, the
+        // kubeconfig does not parse and the Link is retried after the back-off.
+        if let Err(why) = self.load_credentials(env, &link) {
+            self.say(
+                env,
+                format!(
+                    "cannot load credentials for cluster {}: {why}; retrying in 10s",
+                    link.spec.target_cluster_name
+                ),
+            );
+            env.ctx.timer(
+                RESTART_AFTER,
+                Msg::Timer(Timer::MirrorRestartLink {
+                    generation: self.generation,
+                }),
+            );
+            self.phase = Phase::Connecting {
+                link: Box::new(link),
+            };
+            return;
+        }
         let fixes = Fixes::from_names(&self.settings.fixes);
         if let Some(worker) = ProbeWorker::for_link(
             &link,
@@ -546,6 +567,25 @@ impl MirrorNode {
         self.phase = Phase::Connecting {
             link: Box::new(link),
         };
+    }
+
+    /// Reads the Link's credentials Secret from the local API; `Ok` if it holds a kubeconfig.
+    fn load_credentials(&self, env: &mut Env<'_, '_>, link: &Link) -> Result<(), String> {
+        let name = &link.spec.cluster_credentials_secret;
+        let request = Request::get(Kind::Secret, super::seed::MC_NAMESPACE, name);
+        match env.api_call(request) {
+            Ok(Response::Object(o)) => match o.as_ref() {
+                Object::Secret(s)
+                    if s.data.contains_key("kubeconfig")
+                        || s.string_data.contains_key("kubeconfig") =>
+                {
+                    Ok(())
+                }
+                _ => Err(format!("secret {name} has no kubeconfig")),
+            },
+            Ok(_) => Err(format!("secret {name} not found")),
+            Err(st) => Err(st.message),
+        }
     }
 
     fn remote_informers() -> Vec<Informer> {

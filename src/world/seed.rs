@@ -344,7 +344,9 @@ pub fn initial_objects(
             "kubeconfig".into(),
             format!("# simulated kubeconfig for cluster {}\n", l.to),
         );
-        out.push(secret.into());
+        if l.credentials {
+            out.push(secret.into());
+        }
         if l.gateway {
             // The chart's selector-less probe Service, whose Endpoints the controller writes.
             let mut m = meta(MC_NAMESPACE, &format!("probe-{}", l.name), BTreeMap::new());
