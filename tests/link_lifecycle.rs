@@ -129,3 +129,88 @@ fn a_link_without_credentials_retries_every_ten_seconds() {
     assert!(named(items, "Service", "api-north").is_some());
     assert!(r.report.failed_checks().contains(&"convergence"));
 }
+
+const SELECTOR_CHANGE: &str = r#"
+[sim]
+name = "selector"
+duration = "3m"
+quiet_period = "1m"
+[[cluster]]
+name = "west"
+[[cluster]]
+name = "east"
+[[link]]
+from = "west"
+to = "east"
+[[service]]
+cluster = "east"
+name = "web"
+ports = [{ name = "http", port = 80 }]
+exported = true
+[[service]]
+cluster = "east"
+name = "api"
+ports = [{ name = "http", port = 80 }]
+exported = true
+[[action]]
+at = "30s"
+cluster = "east"
+label = { service = "web", key = "tier", value = "web" }
+[[action]]
+at = "60s"
+cluster = "west"
+link_selector = { link = "east", selector = "mirror.linkerd.io/exported=true,tier=web" }
+[checks]
+converged_within = "60s"
+"#;
+
+fn mirror_log(text: &str) -> (mcsim::report::Report, String, Vec<serde_json::Value>) {
+    let s = Arc::new(load_str("selector.toml", text, Registry::global()).unwrap());
+    let r = run(
+        s,
+        &RunOptions {
+            dump: true,
+            ..RunOptions::default()
+        },
+    )
+    .unwrap();
+    let west = r.dumps.iter().find(|d| d.cluster == "west").unwrap();
+    let log = west.mirror_logs[0].1.clone();
+    let items: serde_json::Value = serde_json::from_str(&west.json).unwrap();
+    (r.report, log, items["items"].as_array().unwrap().clone())
+}
+
+/// Spec §9.4: a Link *spec* change restarts the watcher, and the startup replay unexports the
+/// services the new selector no longer selects; the controller's own status writes (one per
+/// mirrored service) never restart it.
+#[test]
+fn a_link_spec_change_restarts_the_watcher_and_status_writes_do_not() {
+    let (report, log, items) = mirror_log(SELECTOR_CHANGE);
+    assert!(report.passed(), "{:?}", report.failed_checks());
+    assert_eq!(
+        log.matches("cluster watcher for east started").count(),
+        2,
+        "{log}"
+    );
+    assert!(named(&items, "Service", "web-east").is_some());
+    assert!(named(&items, "Service", "api-east").is_none());
+    // Without the spec change: one start, although the Link's status was written many times.
+    let unchanged = SELECTOR_CHANGE.replace(
+        "link_selector = { link = \"east\", selector = \"mirror.linkerd.io/exported=true,tier=web\" }",
+        "label = { service = \"api\", key = \"tier\", value = \"api\" }",
+    );
+    assert_ne!(unchanged, SELECTOR_CHANGE);
+    let (report, log, items) = mirror_log(&unchanged);
+    assert!(report.passed(), "{:?}", report.failed_checks());
+    assert_eq!(
+        log.matches("cluster watcher for east started").count(),
+        1,
+        "{log}"
+    );
+    let link = named(&items, "Link", "east").unwrap();
+    assert!(
+        link["status"]["mirrorServices"].as_array().unwrap().len() >= 2,
+        "the status was written: {link}"
+    );
+    assert!(named(&items, "Service", "api-east").is_some());
+}

@@ -52,12 +52,32 @@ fn excluded(key: &str, patterns: &[String]) -> bool {
     })
 }
 
-fn selects(selector: &Option<String>, labels: &BTreeMap<String, String>) -> bool {
-    let Some(text) = selector else { return false };
-    match LabelSelector::parse(text) {
-        Ok(s) if !s.is_empty() => s.matches(labels),
-        _ => false,
+fn selects(selector: &Option<LabelSelector>, labels: &BTreeMap<String, String>) -> bool {
+    selector
+        .as_ref()
+        .is_some_and(|s| !s.is_empty() && s.matches(labels))
+}
+
+/// The export selectors in force (gateway, remote discovery): the live Link's, which a
+/// `link_selector` action may have changed, else the scenario's.
+fn selectors(world: &World, link: &LinkSpec, src: usize) -> [Option<LabelSelector>; 2] {
+    let key = ObjectKey::new(Kind::Link, crate::world::seed::MC_NAMESPACE, &link.name);
+    if let Some(live) = world.apis[src]
+        .server
+        .store()
+        .get(&key)
+        .and_then(|o| o.as_link())
+    {
+        return [
+            live.spec.selector.clone(),
+            live.spec.remote_discovery_selector.clone(),
+        ];
     }
+    let parse = |s: &Option<String>| s.as_deref().and_then(|t| LabelSelector::parse(t).ok());
+    [
+        parse(&link.selector),
+        parse(&link.remote_discovery_selector),
+    ]
 }
 
 enum Mode {
@@ -66,10 +86,14 @@ enum Mode {
 }
 
 /// How `link` mirrors a remote service with these labels, if it does.
-fn mode_of(link: &LinkSpec, labels: &BTreeMap<String, String>) -> Option<Mode> {
-    if selects(&link.remote_discovery_selector, labels) {
+fn mode_of(
+    link: &LinkSpec,
+    [gateway, remote]: &[Option<LabelSelector>; 2],
+    labels: &BTreeMap<String, String>,
+) -> Option<Mode> {
+    if selects(remote, labels) {
         Some(Mode::RemoteDiscovery)
-    } else if link.gateway && selects(&link.selector, labels) {
+    } else if link.gateway && selects(gateway, labels) {
         Some(Mode::Gateway)
     } else {
         None
@@ -92,7 +116,7 @@ pub fn namespace_skipped(world: &World, link: &LinkSpec, src: usize, ns: &str) -
 pub fn judge_service(world: &World, link: &LinkSpec, remote: &Arc<Object>) -> Option<Vec<String>> {
     let src = world.cluster_index(&link.from)?;
     let dst = world.cluster_index(&link.to)?;
-    let mode = mode_of(link, &remote.meta().labels)?;
+    let mode = mode_of(link, &selectors(world, link, src), &remote.meta().labels)?;
     let mut out = Vec::new();
     judge(world, link, src, dst, remote, mode, &mut out);
     Some(out)
@@ -327,10 +351,15 @@ fn federated_members(
             .unwrap_or_default()
     };
     let is_member = |remote: &Object| {
-        selects(&link.federated_selector, &remote.meta().labels)
-            && remote
-                .as_service()
-                .is_some_and(|s| s.spec.cluster_ip != "None")
+        selects(
+            &link
+                .federated_selector
+                .as_deref()
+                .and_then(|t| LabelSelector::parse(t).ok()),
+            &remote.meta().labels,
+        ) && remote
+            .as_service()
+            .is_some_and(|s| s.spec.cluster_ip != "None")
     };
     for remote in target.list(Kind::Service, None) {
         let ns = remote.namespace();
@@ -465,12 +494,13 @@ impl Convergence {
             // Without its Link (deleted, or unlinked) a link should have no mirrors left:
             // `linkerd multicluster check` reports the leftovers as not part of any Link.
             let linked = world.has_link(src, &link.name);
+            let in_force = selectors(world, link, src);
             for remote in target
                 .list(Kind::Service, None)
                 .into_iter()
                 .filter(|_| linked)
             {
-                let Some(mode) = mode_of(link, &remote.meta().labels) else {
+                let Some(mode) = mode_of(link, &in_force, &remote.meta().labels) else {
                     continue;
                 };
                 expected_names.insert((

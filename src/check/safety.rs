@@ -105,15 +105,18 @@ impl Check for WrongPod {
 }
 
 /// `safety.unexported-mirror`: once a service mirror has observed that a remote service is no
-/// longer exported (or is gone), it never again creates or updates that service's mirror
-/// objects (the bug class of linkerd2#8475: an Endpoints update processed after the delete
-/// recreated the mirrors).
+/// longer exported (or is gone) and has deleted its mirror, it never again creates or updates
+/// that service's mirror objects (the bug class of linkerd2#8475: an Endpoints update processed
+/// after the delete recreated the mirrors). Work queued before the unexport may still touch the
+/// mirror until the unexport is handled (e.g. `RepairEndpoints` after a Link spec change).
 #[derive(Default)]
 pub struct UnexportedMirror {
     /// (link, namespace, remote name) observed exported.
     exported: std::collections::BTreeSet<(String, String, String)>,
     /// (link, namespace, remote name) observed unexported after being exported.
     unexported: std::collections::BTreeSet<(String, String, String)>,
+    /// Of those, the ones whose mirror Service the mirror has since deleted.
+    removed: std::collections::BTreeSet<(String, String, String)>,
     transitions: u64,
 }
 
@@ -132,6 +135,7 @@ impl Check for UnexportedMirror {
                 let key = (link.clone(), namespace.clone(), name.clone());
                 if *exported {
                     self.unexported.remove(&key);
+                    self.removed.remove(&key);
                     self.exported.insert(key);
                 } else if self.exported.remove(&key) {
                     self.unexported.insert(key);
@@ -145,18 +149,25 @@ impl Check for UnexportedMirror {
                 key,
                 root,
                 ..
-            } if matches!(*op, "create" | "update" | "patch") => {
+            } if matches!(*op, "create" | "update" | "patch" | "delete") => {
                 let (kind, rest) = key.split_once(' ')?;
                 if kind != "Service" && kind != "Endpoints" {
                     return None;
                 }
                 let (ns, local) = rest.split_once('/')?;
                 // An endpoint mirror belongs to its headless root's service.
-                let local = root.as_deref().unwrap_or(local);
-                let remote = local.strip_suffix(&format!("-{link}"))?;
-                self.unexported
-                    .contains(&(link.clone(), ns.to_string(), remote.to_string()))
-                    .then(|| format!("the {link} mirror wrote {key} ({op}) after observing that {ns}/{remote} is no longer exported"))
+                let root_name = root.as_deref().unwrap_or(local);
+                let remote = root_name.strip_suffix(&format!("-{link}"))?;
+                let k = (link.clone(), ns.to_string(), remote.to_string());
+                if *op == "delete" {
+                    if kind == "Service" && root.is_none() && self.unexported.contains(&k) {
+                        self.removed.insert(k);
+                    }
+                    return None;
+                }
+                self.removed
+                    .contains(&k)
+                    .then(|| format!("the {link} mirror wrote {key} ({op}) after deleting it for the unexport of {ns}/{remote}"))
             }
             _ => None,
         }

@@ -651,6 +651,15 @@ impl Validator<'_> {
             if let Some(s) = &a.unlink {
                 kinds.push(ActionKind::Unlink { link: s.clone() });
             }
+            if let Some(c) = &a.link_selector {
+                if let Err(e) = crate::k8s::LabelSelector::parse(c.selector.get_ref()) {
+                    self.error(&c.selector, format!("expected a label selector: {e}"));
+                }
+                kinds.push(ActionKind::LinkSelector {
+                    link: c.link.clone(),
+                    selector: c.selector.get_ref().clone(),
+                });
+            }
             if let Some(s) = &a.create_namespace {
                 kinds.push(ActionKind::CreateNamespace { name: s.clone() });
             }
@@ -672,7 +681,7 @@ impl Validator<'_> {
                 self.diags.push(self.map.at(
                     Some(span),
                     format!(
-                        "expected exactly one action kind (scale, export, unexport, delete_service, delete_link, unlink, create_namespace, label, annotate), found {}",
+                        "expected exactly one action kind (scale, export, unexport, delete_service, delete_link, unlink, link_selector, create_namespace, label, annotate), found {}",
                         kinds.len()
                     ),
                 ));

@@ -364,6 +364,11 @@ pub enum ActionKind {
     Unlink {
         link: String,
     },
+    /// Sets a Link's `spec.selector` (validated when loaded).
+    LinkSelector {
+        link: String,
+        selector: String,
+    },
     CreateNamespace {
         name: String,
     },

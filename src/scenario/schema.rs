@@ -443,6 +443,9 @@ pub struct Action {
     /// `linkerd multicluster unlink` of a link: its Link, Secret, probe Service and mirrors.
     #[serde(default)]
     pub unlink: Option<String>,
+    /// Changes a Link's export selector (a Link *spec* change: the watcher restarts).
+    #[serde(default)]
+    pub link_selector: Option<LinkSelectorChange>,
     #[serde(default)]
     pub create_namespace: Option<String>,
     /// Sets (or, without `value`, removes) a label on a Service.
@@ -451,6 +454,14 @@ pub struct Action {
     /// Sets (or, without `value`, removes) an annotation on a Service.
     #[serde(default)]
     pub annotate: Option<LabelChange>,
+}
+
+#[derive(Deserialize, Debug)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSelectorChange {
+    pub link: String,
+    /// A label selector such as `"mirror.linkerd.io/exported=true,tier=web"`.
+    pub selector: Spanned<String>,
 }
 
 #[derive(Deserialize, Debug)]

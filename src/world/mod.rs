@@ -912,6 +912,14 @@ impl World {
                 Request::update(o)
             }),
             ActionKind::Unlink { .. } => None,
+            ActionKind::LinkSelector { link, selector } => {
+                let key = ObjectKey::new(Kind::Link, seed::MC_NAMESPACE, link);
+                let mut o = (**self.apis[ci].server.store().get(&key)?).clone();
+                if let crate::k8s::Object::Link(l) = &mut o {
+                    l.spec.selector = crate::k8s::LabelSelector::parse(selector).ok();
+                }
+                Some(Request::update(o))
+            }
         }
     }
 
