@@ -6,8 +6,24 @@ use mcsim::run::{RunOptions, run};
 use mcsim::scenario::{Registry, load_str};
 use std::sync::Arc;
 
-fn west_objects(text: &str) -> (mcsim::report::Report, Vec<serde_json::Value>) {
-    let s = Arc::new(load_str("unlink.toml", text, Registry::global()).unwrap());
+/// What a run leaves in the source cluster `west`.
+struct West {
+    report: mcsim::report::Report,
+    /// Its objects at the end, as `kubectl get -o json` items.
+    items: Vec<serde_json::Value>,
+    /// Each service mirror's log, by link.
+    logs: Vec<(String, String)>,
+}
+
+impl West {
+    fn log(&self, link: &str) -> &str {
+        let (_, log) = self.logs.iter().find(|(l, _)| l == link).unwrap();
+        log
+    }
+}
+
+fn run_west(text: &str) -> West {
+    let s = Arc::new(load_str("link.toml", text, Registry::global()).unwrap());
     let r = run(
         s,
         &RunOptions {
@@ -16,9 +32,13 @@ fn west_objects(text: &str) -> (mcsim::report::Report, Vec<serde_json::Value>) {
         },
     )
     .unwrap();
-    let west = r.dumps.iter().find(|d| d.cluster == "west").unwrap();
+    let west = r.dumps.into_iter().find(|d| d.cluster == "west").unwrap();
     let list: serde_json::Value = serde_json::from_str(&west.json).unwrap();
-    (r.report, list["items"].as_array().unwrap().clone())
+    West {
+        report: r.report,
+        items: list["items"].as_array().unwrap().clone(),
+        logs: west.mirror_logs,
+    }
 }
 
 fn named<'a>(
@@ -45,7 +65,7 @@ fn mirrors_of<'a>(items: &'a [serde_json::Value], cluster: &str) -> Vec<&'a serd
 #[test]
 fn unlink_removes_the_links_objects_and_mirrors_only() {
     let text = std::fs::read_to_string("scenarios/unlink.toml").unwrap();
-    let (report, items) = west_objects(&text);
+    let West { report, items, .. } = run_west(&text);
     assert!(report.passed(), "{:?}", report.failed_checks());
     assert!(named(&items, "Link", "east").is_none());
     assert!(named(&items, "Secret", "cluster-credentials-east").is_none());
@@ -66,7 +86,7 @@ fn deleting_only_the_link_leaves_orphans_that_convergence_reports() {
     let text = std::fs::read_to_string("scenarios/unlink.toml")
         .unwrap()
         .replace("unlink = \"east\"", "delete_link = \"east\"");
-    let (report, items) = west_objects(&text);
+    let West { report, items, .. } = run_west(&text);
     assert!(named(&items, "Link", "east").is_none());
     // Linkerd leaves every mirror in place ("the unlink command will take care of that").
     assert!(named(&items, "Service", "web-east").is_some());
@@ -100,34 +120,19 @@ fn a_link_without_credentials_retries_every_ten_seconds() {
             "",
         );
     assert!(text.contains("credentials = false") && !text.contains("unlink = "));
-    let s = Arc::new(load_str("creds.toml", &text, Registry::global()).unwrap());
-    let r = run(
-        s,
-        &RunOptions {
-            dump: true,
-            ..RunOptions::default()
-        },
-    )
-    .unwrap();
-    let west = r.dumps.iter().find(|d| d.cluster == "west").unwrap();
-    let log = |link: &str| {
-        west.mirror_logs
-            .iter()
-            .find(|(l, _)| l == link)
-            .map(|(_, log)| log.clone())
-            .unwrap()
-    };
-    let east = log("east");
+    let west = run_west(&text);
+    let east = west.log("east");
     let retries = east.matches("cannot load credentials").count();
     // 4 simulated minutes: about 24 attempts, one every 10 s.
     assert!((20..=25).contains(&retries), "{retries} retries:\n{east}");
     assert!(!east.contains("cluster watcher for east started"), "{east}");
-    assert!(log("north").contains("cluster watcher for north started"));
-    let items: serde_json::Value = serde_json::from_str(&west.json).unwrap();
-    let items = items["items"].as_array().unwrap();
-    assert!(mirrors_of(items, "east").is_empty());
-    assert!(named(items, "Service", "api-north").is_some());
-    assert!(r.report.failed_checks().contains(&"convergence"));
+    assert!(
+        west.log("north")
+            .contains("cluster watcher for north started")
+    );
+    assert!(mirrors_of(&west.items, "east").is_empty());
+    assert!(named(&west.items, "Service", "api-north").is_some());
+    assert!(west.report.failed_checks().contains(&"convergence"));
 }
 
 const SELECTOR_CHANGE: &str = r#"
@@ -164,53 +169,47 @@ link_selector = { link = "east", selector = "mirror.linkerd.io/exported=true,tie
 converged_within = "60s"
 "#;
 
-fn mirror_log(text: &str) -> (mcsim::report::Report, String, Vec<serde_json::Value>) {
-    let s = Arc::new(load_str("selector.toml", text, Registry::global()).unwrap());
-    let r = run(
-        s,
-        &RunOptions {
-            dump: true,
-            ..RunOptions::default()
-        },
-    )
-    .unwrap();
-    let west = r.dumps.iter().find(|d| d.cluster == "west").unwrap();
-    let log = west.mirror_logs[0].1.clone();
-    let items: serde_json::Value = serde_json::from_str(&west.json).unwrap();
-    (r.report, log, items["items"].as_array().unwrap().clone())
-}
-
 /// Spec §9.4: a Link *spec* change restarts the watcher, and the startup replay unexports the
 /// services the new selector no longer selects; the controller's own status writes (one per
 /// mirrored service) never restart it.
 #[test]
 fn a_link_spec_change_restarts_the_watcher_and_status_writes_do_not() {
-    let (report, log, items) = mirror_log(SELECTOR_CHANGE);
-    assert!(report.passed(), "{:?}", report.failed_checks());
+    let changed = run_west(SELECTOR_CHANGE);
+    assert!(
+        changed.report.passed(),
+        "{:?}",
+        changed.report.failed_checks()
+    );
+    let log = changed.log("east");
     assert_eq!(
         log.matches("cluster watcher for east started").count(),
         2,
         "{log}"
     );
-    assert!(named(&items, "Service", "web-east").is_some());
-    assert!(named(&items, "Service", "api-east").is_none());
+    assert!(named(&changed.items, "Service", "web-east").is_some());
+    assert!(named(&changed.items, "Service", "api-east").is_none());
     // Without the spec change: one start, although the Link's status was written many times.
     let unchanged = SELECTOR_CHANGE.replace(
         "link_selector = { link = \"east\", selector = \"mirror.linkerd.io/exported=true,tier=web\" }",
         "label = { service = \"api\", key = \"tier\", value = \"api\" }",
     );
     assert_ne!(unchanged, SELECTOR_CHANGE);
-    let (report, log, items) = mirror_log(&unchanged);
-    assert!(report.passed(), "{:?}", report.failed_checks());
+    let unchanged = run_west(&unchanged);
+    assert!(
+        unchanged.report.passed(),
+        "{:?}",
+        unchanged.report.failed_checks()
+    );
+    let log = unchanged.log("east");
     assert_eq!(
         log.matches("cluster watcher for east started").count(),
         1,
         "{log}"
     );
-    let link = named(&items, "Link", "east").unwrap();
+    let link = named(&unchanged.items, "Link", "east").unwrap();
     assert!(
         link["status"]["mirrorServices"].as_array().unwrap().len() >= 2,
         "the status was written: {link}"
     );
-    assert!(named(&items, "Service", "api-east").is_some());
+    assert!(named(&unchanged.items, "Service", "api-east").is_some());
 }

@@ -61,23 +61,21 @@ fn selects(selector: &Option<LabelSelector>, labels: &BTreeMap<String, String>) 
 /// The export selectors in force (gateway, remote discovery): the live Link's, which a
 /// `link_selector` action may have changed, else the scenario's.
 fn selectors(world: &World, link: &LinkSpec, src: usize) -> [Option<LabelSelector>; 2] {
-    let key = ObjectKey::new(Kind::Link, crate::world::seed::MC_NAMESPACE, &link.name);
-    if let Some(live) = world.apis[src]
-        .server
-        .store()
-        .get(&key)
-        .and_then(|o| o.as_link())
-    {
-        return [
+    match world.link(src, &link.name) {
+        Some(live) => [
             live.spec.selector.clone(),
             live.spec.remote_discovery_selector.clone(),
-        ];
+        ],
+        None => [
+            parse_selector(&link.selector),
+            parse_selector(&link.remote_discovery_selector),
+        ],
     }
-    let parse = |s: &Option<String>| s.as_deref().and_then(|t| LabelSelector::parse(t).ok());
-    [
-        parse(&link.selector),
-        parse(&link.remote_discovery_selector),
-    ]
+}
+
+/// A scenario's selector text (validated when the scenario loaded).
+fn parse_selector(text: &Option<String>) -> Option<LabelSelector> {
+    text.as_deref().and_then(|t| LabelSelector::parse(t).ok())
 }
 
 enum Mode {
@@ -350,16 +348,12 @@ fn federated_members(
             })
             .unwrap_or_default()
     };
+    let federated = parse_selector(&link.federated_selector);
     let is_member = |remote: &Object| {
-        selects(
-            &link
-                .federated_selector
-                .as_deref()
-                .and_then(|t| LabelSelector::parse(t).ok()),
-            &remote.meta().labels,
-        ) && remote
-            .as_service()
-            .is_some_and(|s| s.spec.cluster_ip != "None")
+        selects(&federated, &remote.meta().labels)
+            && remote
+                .as_service()
+                .is_some_and(|s| s.spec.cluster_ip != "None")
     };
     for remote in target.list(Kind::Service, None) {
         let ns = remote.namespace();

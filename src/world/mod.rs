@@ -751,11 +751,16 @@ impl World {
     /// The service mirrors of the run, with their source cluster index.
     /// Whether cluster `src` still has the Link `link` (deleted or unlinked links have none).
     pub fn has_link(&self, src: usize, link: &str) -> bool {
-        self.apis[src].server.store().contains(&ObjectKey::new(
-            Kind::Link,
-            seed::MC_NAMESPACE,
-            link,
-        ))
+        self.link(src, link).is_some()
+    }
+
+    /// The Link `link` as cluster `src`'s API server holds it now.
+    pub fn link(&self, src: usize, link: &str) -> Option<&crate::k8s::objects::Link> {
+        self.apis[src]
+            .server
+            .store()
+            .get(&ObjectKey::new(Kind::Link, seed::MC_NAMESPACE, link))
+            .and_then(|o| o.as_link())
     }
 
     pub fn mirrors(&self) -> Vec<(usize, &MirrorNode)> {
