@@ -275,11 +275,8 @@ fn write_dumps(dir: &Path, result: &run::RunResult) -> std::io::Result<()> {
     for d in &result.dumps {
         std::fs::write(dir.join(format!("{}.yaml", d.cluster)), &d.yaml)?;
         std::fs::write(dir.join(format!("{}.json", d.cluster)), &d.json)?;
-        for (link, log) in &d.mirror_logs {
-            std::fs::write(
-                dir.join(format!("{}-service-mirror-{link}.log", d.cluster)),
-                log,
-            )?;
+        for (component, log) in &d.mirror_logs {
+            std::fs::write(dir.join(format!("{}-{component}.log", d.cluster)), log)?;
         }
     }
     Ok(())

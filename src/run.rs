@@ -36,7 +36,8 @@ pub struct ClusterDump {
     pub cluster: String,
     pub yaml: String,
     pub json: String,
-    /// The log of each service mirror in the cluster: (link, lines as `t=… level: message`).
+    /// The log of each service mirror in the cluster: (component, lines as `t=… level: message`),
+    /// the component being `service-mirror-<link>` or `local-service-mirror`.
     pub mirror_logs: Vec<(String, String)>,
 }
 
@@ -148,7 +149,7 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
         traffic,
         traffic_per_fault,
         gateways: world
-            .mirrors()
+            .link_mirrors()
             .into_iter()
             .map(|(cluster, m)| {
                 let metrics = m.probe_metrics();
@@ -187,7 +188,12 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
                             .iter()
                             .map(|(t, line)| format!("t={t} {line}\n"))
                             .collect();
-                        (m.settings.link_name.clone(), lines)
+                        let component = if m.settings.local_mirror {
+                            "local-service-mirror".to_string()
+                        } else {
+                            format!("service-mirror-{}", m.settings.link_name)
+                        };
+                        (component, lines)
                     })
                     .collect(),
             })

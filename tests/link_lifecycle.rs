@@ -11,13 +11,14 @@ struct West {
     report: mcsim::report::Report,
     /// Its objects at the end, as `kubectl get -o json` items.
     items: Vec<serde_json::Value>,
-    /// Each service mirror's log, by link.
+    /// Each service mirror's log, by component (`service-mirror-<link>`, `local-service-mirror`).
     logs: Vec<(String, String)>,
 }
 
 impl West {
     fn log(&self, link: &str) -> &str {
-        let (_, log) = self.logs.iter().find(|(l, _)| l == link).unwrap();
+        let component = format!("service-mirror-{link}");
+        let (_, log) = self.logs.iter().find(|(c, _)| *c == component).unwrap();
         log
     }
 }
@@ -212,4 +213,56 @@ fn a_link_spec_change_restarts_the_watcher_and_status_writes_do_not() {
         "the status was written: {link}"
     );
     assert!(named(&unchanged.items, "Service", "api-east").is_some());
+}
+
+/// `[[link]] at` and the `link` action (spec §2.3): the controller waits for its Link, mirrors
+/// from the moment link-gen's output is applied, and a link applied again after an unlink comes
+/// back whole.
+#[test]
+fn a_link_made_later_mirrors_from_then_on_and_can_be_made_again() {
+    let text = std::fs::read_to_string("scenarios/link-later.toml").unwrap();
+    let west = run_west(&text);
+    assert!(west.report.passed(), "{:?}", west.report.failed_checks());
+    let log = west.log("east");
+    let starts: Vec<f64> = log
+        .lines()
+        .filter(|l| l.ends_with("cluster watcher for east started"))
+        .filter_map(|l| l.strip_prefix("t=")?.split_once("s ")?.0.parse().ok())
+        .collect();
+    assert_eq!(starts.len(), 2, "{log}");
+    assert!((60.0..61.0).contains(&starts[0]), "{log}");
+    assert!((240.0..241.0).contains(&starts[1]), "{log}");
+    // What is there at the end was made by the second `link`.
+    let link = named(&west.items, "Link", "east").unwrap();
+    assert_eq!(
+        link["metadata"]["creationTimestamp"], "2026-01-01T00:04:00Z",
+        "{link}"
+    );
+    for ns in ["linkerd-multicluster", "linkerd"] {
+        assert!(
+            west.items.iter().any(|o| o["kind"] == "Secret"
+                && o["metadata"]["name"] == "cluster-credentials-east"
+                && o["metadata"]["namespace"] == ns),
+            "no credentials in {ns}"
+        );
+    }
+    assert!(named(&west.items, "Service", "web-east").is_some());
+    assert!(named(&west.items, "Service", "db-1-east").is_some());
+}
+
+/// Before its Link exists the controller mirrors nothing: cut the run short of the `at`.
+#[test]
+fn before_its_link_is_made_nothing_is_mirrored() {
+    let text = std::fs::read_to_string("scenarios/link-later.toml")
+        .unwrap()
+        .replace("duration = \"6m\"", "duration = \"55s\"")
+        .replace("quiet_period = \"1m\"", "quiet_period = \"10s\"");
+    let west = run_west(&text);
+    assert!(named(&west.items, "Link", "east").is_none());
+    assert!(mirrors_of(&west.items, "east").is_empty());
+    assert!(
+        !west.log("east").contains("started"),
+        "{}",
+        west.log("east")
+    );
 }

@@ -15,7 +15,9 @@
 //! without their Service. Federated members (spec §11.3): every remote service matching a
 //! link's federated selector is listed as `<svc>@<link>` in the
 //! `multicluster.linkerd.io/remote-discovery` annotation of the source's `<svc>-federated`, and
-//! no other member of that link is.
+//! no other member of that link is. With a local service mirror, each of the cluster's own
+//! federated members is named by `multicluster.linkerd.io/local-discovery` on its
+//! `<svc>-federated`, and a `-federated` Service without any member is gone.
 
 use super::{Check, CheckResult};
 use crate::k8s::objects::{Endpoints, Service};
@@ -36,6 +38,7 @@ const LABEL_HEADLESS_ROOT: &str = "mirror.linkerd.io/headless-mirror-svc-name";
 const ANN_FQ: &str = "mirror.linkerd.io/remote-svc-fq-name";
 const ANN_RV: &str = "mirror.linkerd.io/remote-resource-version";
 const ANN_FEDERATED_MEMBERS: &str = "multicluster.linkerd.io/remote-discovery";
+const ANN_LOCAL_MEMBER: &str = "multicluster.linkerd.io/local-discovery";
 
 #[derive(Default)]
 pub struct Convergence {
@@ -392,6 +395,70 @@ fn federated_members(
     }
 }
 
+/// Federated membership of cluster `ci`'s own services, kept by its local service mirror (spec
+/// §11.3): each non-headless Service matching the chart's federated selector has a
+/// `<svc>-federated` annotated `multicluster.linkerd.io/local-discovery: <svc>`; that annotation
+/// names only such a member; and a `-federated` Service with neither a local nor a remote member
+/// has been deleted.
+fn local_federated_members(world: &World, ci: usize, out: &mut Vec<String>) {
+    let store = world.apis[ci].server.store();
+    let cluster = &world.scenario.clusters[ci].name;
+    let (key, value) = crate::world::LOCAL_FEDERATED_SELECTOR;
+    let is_member = |svc: &Object| {
+        svc.meta().labels.get(key).map(String::as_str) == Some(value)
+            && svc
+                .as_service()
+                .is_some_and(|s| s.spec.cluster_ip != "None")
+    };
+    let non_empty = |svc: &Object, ann: &str| {
+        svc.meta()
+            .annotations
+            .get(ann)
+            .filter(|v| !v.is_empty())
+            .cloned()
+    };
+    for svc in store.list(Kind::Service, None) {
+        let ns = svc.namespace();
+        if is_member(svc) {
+            let name = format!("{}-federated", svc.name());
+            let listed = store
+                .get(&ObjectKey::new(Kind::Service, ns, &name))
+                .and_then(|f| non_empty(f, ANN_LOCAL_MEMBER));
+            if listed.as_deref() != Some(svc.name()) {
+                out.push(format!(
+                    "{cluster}: {ns}/{name} does not name its local federated member {} (local-discovery {listed:?})",
+                    svc.name()
+                ));
+            }
+        }
+        if svc.meta().labels.get(LABEL_MIRRORED).map(String::as_str) != Some("true") {
+            continue;
+        }
+        let local = non_empty(svc, ANN_LOCAL_MEMBER);
+        if let Some(member) = &local {
+            let current = store
+                .get(&ObjectKey::new(Kind::Service, ns, member))
+                .is_some_and(|m| is_member(m));
+            if !current {
+                out.push(format!(
+                    "{cluster}: {ns}/{} names local member {member}, which is not a federated member",
+                    svc.name()
+                ));
+            }
+        }
+        if svc.name().ends_with("-federated")
+            && local.is_none()
+            && non_empty(svc, ANN_FEDERATED_MEMBERS).is_none()
+            && !svc.meta().labels.contains_key(LABEL_CLUSTER)
+        {
+            out.push(format!(
+                "{cluster}: {ns}/{} has no federated member left and should have been deleted",
+                svc.name()
+            ));
+        }
+    }
+}
+
 /// The gateway of cluster `dst` answers from cluster `src` now: its process is up and the path
 /// between the clusters is up both ways.
 fn gateway_reachable(world: &World, src: usize, dst: usize) -> bool {
@@ -548,6 +615,11 @@ impl Convergence {
                 }
             }
             federated_members(world, link, src, dst, &mut problems);
+        }
+        for (ci, c) in world.scenario.clusters.iter().enumerate() {
+            if c.local_service_mirror {
+                local_federated_members(world, ci, &mut problems);
+            }
         }
         (problems, judged)
     }

@@ -78,6 +78,8 @@ pub struct PhaseStats {
     pub ok: u64,
     pub failed: BTreeMap<String, u64>,
     pub latencies_ns: Vec<u64>,
+    /// Successful requests by the cluster of the pod that answered.
+    pub served_by: BTreeMap<String, u64>,
 }
 
 impl PhaseStats {
@@ -87,9 +89,11 @@ impl PhaseStats {
     fn add(&mut self, r: &RequestRecord) {
         self.sent += 1;
         match &r.result {
-            Ok(_) => {
+            Ok(pod) => {
                 self.ok += 1;
                 self.latencies_ns.push(r.done.saturating_since(r.sent).0);
+                let cluster = pod.split('/').next().unwrap_or_default();
+                *self.served_by.entry(cluster.to_string()).or_default() += 1;
             }
             Err(reason) => *self.failed.entry(reason.clone()).or_default() += 1,
         }
@@ -138,6 +142,7 @@ pub fn rows(world: &World, end: SimTime) -> Vec<TrafficRow> {
                 success_ratio: st.ratio().unwrap_or(0.0),
                 p50_ms: st.percentile_ms(50),
                 p99_ms: st.percentile_ms(99),
+                served_by: st.served_by.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             });
         }
     }

@@ -99,6 +99,8 @@ pub struct TrafficRow {
     pub success_ratio: f64,
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    /// Successful requests by the cluster whose pod answered (federated services spread them).
+    pub served_by: Vec<(String, u64)>,
 }
 
 /// One fault's effect on traffic: every (source cluster → destination cluster) pair with

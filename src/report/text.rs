@@ -70,6 +70,14 @@ pub fn render(report: &Report) -> String {
                 ms(t.p99_ms),
                 failures.join(" ")
             );
+            if t.served_by.len() > 1 {
+                let by: Vec<String> = t
+                    .served_by
+                    .iter()
+                    .map(|(c, n)| format!("{c}={n}"))
+                    .collect();
+                let _ = writeln!(out, "  {:<8} {:<48} served by {}", "", "", by.join(" "));
+            }
         }
     }
     for f in &report.traffic_per_fault {

@@ -291,6 +291,7 @@ impl Validator<'_> {
                 trusts: c.trusts.clone(),
                 gateway: c.gateway.unwrap_or(true),
                 gateway_replicas: c.gateway_replicas.unwrap_or(1).max(1),
+                local_service_mirror: c.local_service_mirror.unwrap_or(true),
                 clock_skew_ns: c.clock_skew.map(|s| s.0).unwrap_or(0),
                 watch_history: api.and_then(|a| a.watch_history).unwrap_or(1000),
                 watch_timeout: api
@@ -448,14 +449,6 @@ impl Validator<'_> {
                 at: l.at.map(|d| d.0).unwrap_or(SimDuration::ZERO),
                 credentials: l.credentials.unwrap_or(true),
             });
-            if l.at.is_some_and(|d| !d.0.is_zero()) {
-                // Parsed, but the world creates Links only at the start: refuse rather than
-                // silently ignore it.
-                self.error(
-                    &l.from,
-                    "a link created after the start (`at`) is not modelled yet: remove `at`",
-                );
-            }
         }
 
         // --- namespaces and workloads
@@ -651,6 +644,15 @@ impl Validator<'_> {
             if let Some(s) = &a.unlink {
                 kinds.push(ActionKind::Unlink { link: s.clone() });
             }
+            if let Some(s) = &a.link {
+                if !links.iter().any(|l| l.name == *s && l.from == cluster) {
+                    self.diags.push(self.map.at(
+                        Some(span.clone()),
+                        format!("expected `link` to name a [[link]] from cluster \"{cluster}\", found \"{s}\""),
+                    ));
+                }
+                kinds.push(ActionKind::Link { link: s.clone() });
+            }
             if let Some(c) = &a.link_selector {
                 if let Err(e) = crate::k8s::LabelSelector::parse(c.selector.get_ref()) {
                     self.error(&c.selector, format!("expected a label selector: {e}"));
@@ -681,7 +683,7 @@ impl Validator<'_> {
                 self.diags.push(self.map.at(
                     Some(span),
                     format!(
-                        "expected exactly one action kind (scale, export, unexport, delete_service, delete_link, unlink, link_selector, create_namespace, label, annotate), found {}",
+                        "expected exactly one action kind (scale, export, unexport, delete_service, delete_link, unlink, link, link_selector, create_namespace, label, annotate), found {}",
                         kinds.len()
                     ),
                 ));
@@ -692,6 +694,17 @@ impl Validator<'_> {
                 cluster,
                 namespace: a.namespace.clone().unwrap_or_else(|| DEFAULT_NS.into()),
                 kind: kinds.remove(0),
+            });
+        }
+        // A link made after the start is a `link` action at that time.
+        for l in links.iter().filter(|l| !l.at.is_zero()) {
+            actions.push(ActionSpec {
+                at: l.at,
+                cluster: l.from.clone(),
+                namespace: DEFAULT_NS.into(),
+                kind: ActionKind::Link {
+                    link: l.name.clone(),
+                },
             });
         }
         actions.sort_by_key(|a| a.at);

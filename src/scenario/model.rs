@@ -73,6 +73,8 @@ pub struct ClusterSpec {
     pub trusts: Vec<String>,
     pub gateway: bool,
     pub gateway_replicas: u32,
+    /// Run the local service mirror (federated membership of this cluster's own services).
+    pub local_service_mirror: bool,
     /// Signed clock offset of this cluster, in nanoseconds.
     pub clock_skew_ns: i64,
     pub watch_history: u64,
@@ -362,6 +364,11 @@ pub enum ActionKind {
     /// `linkerd multicluster unlink`: deletes the Link, its credentials Secret, its probe
     /// Service and every mirror Service of the link (spec §9.4).
     Unlink {
+        link: String,
+    },
+    /// `linkerd multicluster link-gen | kubectl apply` of a declared link: creates its
+    /// credentials Secrets, probe Service and Link (spec §2.3). `[[link]] at` becomes one.
+    Link {
         link: String,
     },
     /// Sets a Link's `spec.selector` (validated when loaded).

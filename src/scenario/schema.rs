@@ -101,6 +101,10 @@ pub struct Cluster {
     pub gateway: Option<bool>,
     #[serde(default)]
     pub gateway_replicas: Option<u32>,
+    /// The multicluster extension's local service mirror (`-local-mirror`, default on): it
+    /// joins this cluster's own federated members to `<svc>-federated`.
+    #[serde(default)]
+    pub local_service_mirror: Option<bool>,
     #[serde(default)]
     pub clock_skew: Option<SignedDur>,
     #[serde(default)]
@@ -443,6 +447,10 @@ pub struct Action {
     /// `linkerd multicluster unlink` of a link: its Link, Secret, probe Service and mirrors.
     #[serde(default)]
     pub unlink: Option<String>,
+    /// `linkerd multicluster link-gen | kubectl apply` of a declared `[[link]]` of this cluster:
+    /// its credentials Secrets, probe Service and Link (again, after an `unlink`).
+    #[serde(default)]
+    pub link: Option<String>,
     /// Changes a Link's export selector (a Link *spec* change: the watcher restarts).
     #[serde(default)]
     pub link_selector: Option<LinkSelectorChange>,

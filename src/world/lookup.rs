@@ -7,11 +7,30 @@
 //!   endpoints with the TLS identity to require and, for mirror endpoints (no pod `targetRef`),
 //!   the authority override `<remote-svc-fq-name>:<port>` (spec §10.2).
 //!
+//! The destination controller also keeps Linkerd's *cluster store* (spec §2.3, §11.2): one
+//! remote API client per credentials Secret in the `linkerd` namespace (type
+//! `mirror.linkerd.io/remote-kubeconfig`, labelled `multicluster.linkerd.io/cluster-name`, with
+//! both domain annotations), added and removed with the Secret (updates are ignored, as the
+//! real store registers only add and delete handlers). Its remote informers (Services,
+//! EndpointSlices, Pods) cross the simulated network. A Service labelled
+//! `multicluster.linkerd.io/remote-discovery=<cluster>` resolves to the ready pods of the remote
+//! Service named by `multicluster.linkerd.io/remote-service`, with their identities in the
+//! Secret's trust domain (only for pods injected by a control plane in the same namespace as
+//! this one, spec §10.3) and the authority `<svc>.<ns>.svc.<remote domain>:<port>`. A federated
+//! Service (`multicluster.linkerd.io/local-discovery` / `remote-discovery` annotations) resolves
+//! to the union of its local member and every `svc@cluster` member; an unknown cluster's member
+//! is skipped (spec §11.3).
+//!
 //! Queries and answers are in-cluster messages (`Msg::Lookup`) carrying the asker's id.
 
 use super::apiclient::{ApiClient, ClientOutput};
 use super::env::Env;
+use super::kubelet_node::conn_of;
 use super::msg::{Msg, Timer};
+use super::seed::{
+    ANN_CREDENTIALS_CLUSTER_DOMAIN, ANN_CREDENTIALS_TRUST_DOMAIN, LABEL_CONTROL_PLANE_NS,
+    LABEL_CREDENTIALS_CLUSTER, LINKERD_NAMESPACE,
+};
 use super::transport::ConnEvent;
 use crate::identity::IdentityDomain;
 use crate::k8s::dns::{Dns, DnsConfig, DnsResponse, QueryType};
@@ -26,6 +45,15 @@ use std::sync::Arc;
 /// Annotations the destination controller reads on mirror endpoints.
 pub const ANN_GATEWAY_IDENTITY: &str = "mirror.linkerd.io/remote-gateway-identity";
 pub const ANN_REMOTE_FQ_NAME: &str = "mirror.linkerd.io/remote-svc-fq-name";
+/// Labels of a remote-discovery mirror (spec §5.2, §11.2).
+const LABEL_REMOTE_DISCOVERY: &str = "multicluster.linkerd.io/remote-discovery";
+const LABEL_REMOTE_SERVICE: &str = "multicluster.linkerd.io/remote-service";
+/// Annotations of a federated Service (spec §11.3).
+const ANN_FEDERATED_REMOTE: &str = "multicluster.linkerd.io/remote-discovery";
+const ANN_FEDERATED_LOCAL: &str = "multicluster.linkerd.io/local-discovery";
+const SECRET_TYPE_KUBECONFIG: &str = "mirror.linkerd.io/remote-kubeconfig";
+/// Informer index of the destination's credentials Secrets.
+const SECRETS: usize = 3;
 
 /// An endpoint a proxy can connect to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -77,9 +105,37 @@ pub enum LookupRole {
     Destination,
 }
 
+/// One entry of the destination controller's cluster store.
+struct RemoteCluster {
+    /// The Secret it was built from (`namespace/name`); its deletion removes the entry.
+    secret: String,
+    slot: u8,
+    client: ApiClient,
+    /// The remote cluster domain (`multicluster.linkerd.io/cluster-domain`).
+    domain: String,
+    /// Identities of remote pods: the remote trust domain, this control plane's namespace.
+    identity: IdentityDomain,
+}
+
+/// How endpoints of one Service are turned into mesh endpoints.
+struct Resolution<'a> {
+    view: &'a MultiView<'a>,
+    identity: &'a IdentityDomain,
+    /// Remote discovery: the authority `<svc>.<ns>.svc.<domain>:<port>` to send, and only pods
+    /// injected by a control plane in our namespace get an identity.
+    remote_domain: Option<&'a str>,
+}
+
 pub struct Lookup {
     role: LookupRole,
     client: ApiClient,
+    /// API servers by cluster name: where a kubeconfig's server address leads.
+    api_servers: BTreeMap<String, ComponentId>,
+    /// The cluster store (destination only), by `multicluster.linkerd.io/cluster-name`.
+    remotes: BTreeMap<String, RemoteCluster>,
+    next_slot: u8,
+    /// Lines for the run's diagnostics (store changes, skipped members).
+    pub log: Vec<String>,
     dns: Dns,
     domain: String,
     identity: IdentityDomain,
@@ -105,14 +161,23 @@ impl Lookup {
             LookupRole::Dns => &[Kind::Service, Kind::EndpointSlice],
             LookupRole::Destination => &[Kind::Service, Kind::EndpointSlice, Kind::Pod],
         };
-        let informers = kinds
+        let mut informers: Vec<Informer> = kinds
             .iter()
             .map(|k| Informer::new(InformerConfig::new(*k)))
             .collect();
+        if role == LookupRole::Destination {
+            let mut secrets = InformerConfig::new(Kind::Secret);
+            secrets.namespace = Some(LINKERD_NAMESPACE.to_string());
+            informers.push(Informer::new(secrets));
+        }
         Lookup {
             role,
             // In-cluster system components; CoreDNS and destination use generous client limits.
             client: ApiClient::new(0, api_server, 100, 200, informers),
+            api_servers: BTreeMap::new(),
+            remotes: BTreeMap::new(),
+            next_slot: 1,
+            log: Vec::new(),
             dns: Dns::new(DnsConfig {
                 cluster_domain: domain.to_string(),
                 ..DnsConfig::default()
@@ -131,36 +196,150 @@ impl Lookup {
         self.role
     }
 
+    /// Where each cluster's kubeconfig leads (set once the world has every API server).
+    pub fn set_api_servers(&mut self, api_servers: BTreeMap<String, ComponentId>) {
+        self.api_servers = api_servers;
+    }
+
+    /// The clusters in the store (`cluster_store_size` is its length).
+    pub fn cluster_store(&self) -> Vec<&str> {
+        self.remotes.keys().map(String::as_str).collect()
+    }
+
     pub fn start(&mut self, env: &mut Env<'_, '_>) {
         let mut out = Vec::new();
         self.client.start(env, &mut out);
-        self.absorb(out);
+        self.absorb(env, out);
     }
 
     pub fn on_conn(&mut self, env: &mut Env<'_, '_>, event: ConnEvent) {
+        let conn = conn_of(&event);
+        if let Some(remote) = self.remotes.values_mut().find(|r| r.client.owns(conn)) {
+            // Remote caches are read at resolve time; nothing to index.
+            remote.client.on_conn(env, event, &mut Vec::new());
+            return;
+        }
         let mut out = Vec::new();
         self.client.on_conn(env, event, &mut out);
-        self.absorb(out);
+        self.absorb(env, out);
     }
 
     pub fn on_timer(&mut self, env: &mut Env<'_, '_>, timer: Timer) {
-        if let Timer::Client { timer, .. } = timer {
-            let mut out = Vec::new();
-            self.client.on_timer(env, timer, &mut out);
-            self.absorb(out);
+        match timer {
+            Timer::Client { slot: 0, timer } => {
+                let mut out = Vec::new();
+                self.client.on_timer(env, timer, &mut out);
+                self.absorb(env, out);
+            }
+            Timer::Client { slot, timer } => {
+                // A removed entry's timers find no client and are dropped.
+                if let Some(remote) = self.remotes.values_mut().find(|r| r.slot == slot) {
+                    remote.client.on_timer(env, timer, &mut Vec::new());
+                }
+            }
+            _ => {}
         }
     }
 
-    fn absorb(&mut self, out: Vec<ClientOutput>) {
+    fn absorb(&mut self, env: &mut Env<'_, '_>, out: Vec<ClientOutput>) {
         for o in out {
-            let ClientOutput::Delta { delta, .. } = o else {
+            let ClientOutput::Delta { delta, informer } = o else {
                 continue;
             };
+            if self.role == LookupRole::Destination && informer == SECRETS {
+                self.on_secret(env, &delta);
+                continue;
+            }
             match &delta {
                 Delta::Added(o) | Delta::Updated { new: o, .. } => self.index(o, true),
                 Delta::Deleted(d) => self.index(d.object(), false),
                 Delta::Synced => {}
             }
+        }
+    }
+
+    /// The cluster store's Secret handlers: add on Added, remove on Deleted; an update changes
+    /// nothing (the real store registers no update handler, spec §9.3).
+    fn on_secret(&mut self, env: &mut Env<'_, '_>, delta: &Delta) {
+        match delta {
+            Delta::Added(o) => {
+                let Some(secret) = o.as_secret() else { return };
+                if secret.type_ != SECRET_TYPE_KUBECONFIG {
+                    return;
+                }
+                let meta = &secret.metadata;
+                let Some(cluster) = meta.labels.get(LABEL_CREDENTIALS_CLUSTER).cloned() else {
+                    return;
+                };
+                let ann = |k: &str| meta.annotations.get(k).filter(|v| !v.is_empty()).cloned();
+                let (Some(trust_domain), Some(domain)) = (
+                    ann(ANN_CREDENTIALS_TRUST_DOMAIN),
+                    ann(ANN_CREDENTIALS_CLUSTER_DOMAIN),
+                ) else {
+                    self.log.push(format!(
+                        "secret {}/{} lacks the trust or cluster domain annotation: cluster {cluster} not added",
+                        meta.namespace, meta.name
+                    ));
+                    return;
+                };
+                if self.remotes.contains_key(&cluster) {
+                    return;
+                }
+                let kubeconfig = secret
+                    .decoded("kubeconfig")
+                    .and_then(|b| String::from_utf8(b).ok())
+                    .or_else(|| secret.string_data.get("kubeconfig").cloned())
+                    .unwrap_or_default();
+                let server = super::seed::kubeconfig_cluster(&kubeconfig)
+                    .and_then(|c| self.api_servers.get(c).copied());
+                let Some(server) = server else {
+                    self.log.push(format!(
+                        "secret {}/{}: no usable kubeconfig: cluster {cluster} not added",
+                        meta.namespace, meta.name
+                    ));
+                    return;
+                };
+                let informers = [Kind::Service, Kind::EndpointSlice, Kind::Pod]
+                    .into_iter()
+                    .map(|k| Informer::new(InformerConfig::new(k)))
+                    .collect();
+                let slot = self.next_slot;
+                self.next_slot = self.next_slot.checked_add(1).unwrap_or(1);
+                let mut client = ApiClient::new(slot, server, 100, 200, informers);
+                client.start(env, &mut Vec::new());
+                self.log
+                    .push(format!("cluster {cluster} added to the cluster store"));
+                self.remotes.insert(
+                    cluster,
+                    RemoteCluster {
+                        secret: format!("{}/{}", meta.namespace, meta.name),
+                        slot,
+                        client,
+                        domain,
+                        identity: IdentityDomain::new(
+                            &self.identity.linkerd_namespace,
+                            &trust_domain,
+                        ),
+                    },
+                );
+            }
+            Delta::Deleted(d) => {
+                let key = format!("{}/{}", d.object().namespace(), d.object().name());
+                let gone: Vec<String> = self
+                    .remotes
+                    .iter()
+                    .filter(|(_, r)| r.secret == key)
+                    .map(|(c, _)| c.clone())
+                    .collect();
+                for cluster in gone {
+                    if let Some(mut r) = self.remotes.remove(&cluster) {
+                        r.client.stop(env);
+                        self.log
+                            .push(format!("cluster {cluster} removed from the cluster store"));
+                    }
+                }
+            }
+            Delta::Updated { .. } | Delta::Synced => {}
         }
     }
 
@@ -236,26 +415,120 @@ impl Lookup {
         }
     }
 
-    fn pod_identity(&self, view: &MultiView<'_>, namespace: &str, name: &str) -> Option<String> {
-        let pod = view.get_by(Kind::Pod, namespace, name)?.as_pod()?;
+    /// A local resolution: this cluster's caches and identities.
+    fn local<'a>(&'a self, view: &'a MultiView<'a>) -> Resolution<'a> {
+        Resolution {
+            view,
+            identity: &self.identity,
+            remote_domain: None,
+        }
+    }
+
+    /// The identity of pod `namespace/name`. A remote pod has one only if the control plane
+    /// that injected it lives in a namespace of the same name as ours (spec §10.3).
+    fn pod_identity(r: &Resolution<'_>, namespace: &str, name: &str) -> Option<String> {
+        let pod = r.view.get_by(Kind::Pod, namespace, name)?.as_pod()?;
+        if r.remote_domain.is_some()
+            && pod.metadata.labels.get(LABEL_CONTROL_PLANE_NS)
+                != Some(&r.identity.linkerd_namespace)
+        {
+            return None;
+        }
         let sa = if pod.spec.service_account_name.is_empty() {
             "default"
         } else {
             &pod.spec.service_account_name
         };
-        Some(self.identity.workload(sa, namespace))
+        Some(r.identity.workload(sa, namespace))
     }
 
-    /// The ready endpoints of Service `ns/name` for service port `port`, optionally only the one
-    /// with hostname `host`.
-    fn service_endpoints(
+    /// What Service `ns/name` on `port` resolves to here: a remote-discovery mirror to the
+    /// remote pods, a federated Service to the union of its members, any other to its endpoints.
+    fn resolve_service(
         &self,
         view: &MultiView<'_>,
         ns: &str,
         name: &str,
         port: u16,
+    ) -> Result<Vec<MeshEndpoint>, String> {
+        let svc = view
+            .get_by(Kind::Service, ns, name)
+            .ok_or_else(|| format!("service {ns}/{name} not found"))?;
+        let meta = svc.meta();
+        if let Some(cluster) = meta.labels.get(LABEL_REMOTE_DISCOVERY) {
+            let remote = meta.labels.get(LABEL_REMOTE_SERVICE).ok_or_else(|| {
+                format!(
+                    "FailedPrecondition: service {ns}/{name} has no {LABEL_REMOTE_SERVICE} label"
+                )
+            })?;
+            return self.remote_endpoints(cluster, ns, remote, port);
+        }
+        let local_member = meta.annotations.get(ANN_FEDERATED_LOCAL);
+        let remote_members = meta.annotations.get(ANN_FEDERATED_REMOTE);
+        if local_member.is_none() && remote_members.is_none() {
+            return Self::service_endpoints(&self.local(view), ns, name, port, None);
+        }
+        // A federated Service: the union of its members (each failing member is left out).
+        let mut out = Vec::new();
+        if let Some(member) = local_member.filter(|m| !m.is_empty())
+            && let Ok(eps) = Self::service_endpoints(&self.local(view), ns, member, port, None)
+        {
+            out.extend(eps);
+        }
+        for member in remote_members.into_iter().flat_map(|l| l.split(',')) {
+            let Some((svc, cluster)) = member.split_once('@') else {
+                continue;
+            };
+            if let Ok(eps) = self.remote_endpoints(cluster, ns, svc, port) {
+                out.extend(eps);
+            }
+        }
+        out.sort_by(|a, b| (&a.ip, a.port).cmp(&(&b.ip, b.port)));
+        out.dedup();
+        Ok(out)
+    }
+
+    /// The ready pods of Service `ns/name` in cluster `cluster` of the store (remote discovery).
+    fn remote_endpoints(
+        &self,
+        cluster: &str,
+        ns: &str,
+        name: &str,
+        port: u16,
+    ) -> Result<Vec<MeshEndpoint>, String> {
+        let remote = self
+            .remotes
+            .get(cluster)
+            .ok_or_else(|| format!("NotFound: cluster {cluster} is not in the cluster store"))?;
+        if !remote.client.all_synced() {
+            return Err(format!("cluster {cluster}: remote caches not synced"));
+        }
+        let view = MultiView::new(
+            remote
+                .client
+                .informers()
+                .iter()
+                .map(|i| i.store() as &dyn ObjectView)
+                .collect(),
+        );
+        let r = Resolution {
+            view: &view,
+            identity: &remote.identity,
+            remote_domain: Some(&remote.domain),
+        };
+        Self::service_endpoints(&r, ns, name, port, None)
+    }
+
+    /// The ready endpoints of Service `ns/name` for service port `port`, optionally only the one
+    /// with hostname `host`.
+    fn service_endpoints(
+        r: &Resolution<'_>,
+        ns: &str,
+        name: &str,
+        port: u16,
         host: Option<&str>,
     ) -> Result<Vec<MeshEndpoint>, String> {
+        let view = r.view;
         let svc_obj = view
             .get_by(Kind::Service, ns, name)
             .ok_or_else(|| format!("service {ns}/{name} not found"))?;
@@ -306,12 +579,13 @@ impl Lookup {
                 let Some(ip) = ep.addresses.first() else {
                     continue;
                 };
-                let pod_ref = ep.target_ref.as_ref().filter(|r| r.kind == "Pod");
+                let pod_ref = ep.target_ref.as_ref().filter(|t| t.kind == "Pod");
                 let (identity, authority, pod) = match pod_ref {
-                    Some(r) => (
-                        self.pod_identity(view, ns, &r.name),
-                        None,
-                        Some(format!("{ns}/{}", r.name)),
+                    Some(t) => (
+                        Self::pod_identity(r, ns, &t.name),
+                        r.remote_domain
+                            .map(|domain| format!("{name}.{ns}.svc.{domain}:{port}")),
+                        Some(format!("{ns}/{}", t.name)),
                     ),
                     None => (
                         ann.get(ANN_GATEWAY_IDENTITY).cloned(),
@@ -341,13 +615,13 @@ impl Lookup {
         match target {
             ResolveTarget::Ip { ip, port } => {
                 if let Some(key) = self.by_cluster_ip.get(ip) {
-                    return self.service_endpoints(&view, &key.namespace, &key.name, *port, None);
+                    return self.resolve_service(&view, &key.namespace, &key.name, *port);
                 }
                 if let Some(key) = self.by_pod_ip.get(ip) {
                     return Ok(vec![MeshEndpoint {
                         ip: ip.clone(),
                         port: *port,
-                        identity: self.pod_identity(&view, &key.namespace, &key.name),
+                        identity: Self::pod_identity(&self.local(&view), &key.namespace, &key.name),
                         authority: None,
                         pod: Some(format!("{}/{}", key.namespace, key.name)),
                     }]);
@@ -371,9 +645,9 @@ impl Lookup {
                 };
                 let parts: Vec<&str> = rest.split('.').collect();
                 match parts.as_slice() {
-                    [svc, ns] => self.service_endpoints(&view, ns, svc, *port, None),
+                    [svc, ns] => self.resolve_service(&view, ns, svc, *port),
                     [hostname, svc, ns] => {
-                        self.service_endpoints(&view, ns, svc, *port, Some(hostname))
+                        Self::service_endpoints(&self.local(&view), ns, svc, *port, Some(hostname))
                     }
                     _ => Err(format!("cannot parse service name {host}")),
                 }
@@ -388,13 +662,20 @@ impl Lookup {
 
     pub fn restart(&mut self, env: &mut Env<'_, '_>, api_server: ComponentId) {
         self.client.stop(env);
-        let fresh = Lookup::new(
+        for r in self.remotes.values_mut() {
+            r.client.stop(env);
+        }
+        let mut fresh = Lookup::new(
             self.role,
             api_server,
             &self.domain,
             self.identity.clone(),
             self.latency,
         );
+        fresh.api_servers = std::mem::take(&mut self.api_servers);
+        fresh.log = std::mem::take(&mut self.log);
+        // New slots, so the old clients' timers still in flight reach nobody.
+        fresh.next_slot = self.next_slot;
         *self = fresh;
         self.start(env);
     }

@@ -62,6 +62,22 @@ pub struct MirrorSettings {
     pub remote_gateway: Option<ComponentId>,
     /// Service account of the controller (its proxy's identity).
     pub identity: String,
+    /// The local service mirror (`-local-mirror`, spec §1): no Link object, no credentials, no
+    /// probe; its "remote" API is its own cluster's and it only handles federated membership.
+    pub local_mirror: bool,
+}
+
+/// The name the local mirror goes by in logs and observations: its synthetic Link's name.
+pub const LOCAL_MIRROR_LINK: &str = "local";
+
+/// `localServiceMirror.federatedServiceSelector`, the chart's default.
+pub const LOCAL_FEDERATED_SELECTOR: (&str, &str) = ("mirror.linkerd.io/federated", "member");
+
+fn local_mirror_config() -> LinkConfig {
+    let mut selector = crate::k8s::LabelSelector::default();
+    let (k, v) = LOCAL_FEDERATED_SELECTOR;
+    selector.match_labels.insert(k.to_string(), v.to_string());
+    LinkConfig::local_mirror(selector)
 }
 
 enum Phase {
@@ -435,7 +451,11 @@ impl MirrorNode {
         self.start(env);
     }
 
+    /// The Link this controller runs: the cached one, or the local mirror's synthetic Link.
     fn link_from_cache(&self) -> Option<Link> {
+        if self.settings.local_mirror {
+            return Some(local_mirror_config().link);
+        }
         self.local
             .informer(LOCAL_LINK)
             .get(super::seed::MC_NAMESPACE, &self.settings.link_name)
@@ -451,6 +471,9 @@ impl MirrorNode {
                 continue;
             };
             if informer == LOCAL_LINK {
+                if self.settings.local_mirror {
+                    continue; // watches no Link of its own
+                }
                 match &delta {
                     Delta::Added(o) if o.name() == self.settings.link_name => link_changed = true,
                     // Status-only updates are ignored (since #13579).
@@ -516,8 +539,14 @@ impl MirrorNode {
             return;
         };
         // Load the credentials Secret (spec §2.5, §9.3): missing, or without `kubeconfig`, the
-        // kubeconfig does not parse and the Link is retried after the back-off.
-        if let Err(why) = self.load_credentials(env, &link) {
+        // kubeconfig does not parse and the Link is retried after the back-off. The local mirror
+        // uses its in-cluster service account instead.
+        let credentials = if self.settings.local_mirror {
+            Ok(())
+        } else {
+            self.load_credentials(env, &link)
+        };
+        if let Err(why) = credentials {
             self.say(
                 env,
                 format!(
@@ -659,7 +688,7 @@ impl MirrorNode {
                 ClientOutput::Delta { informer, delta } => {
                     // Before the watcher runs, deltas only fill the caches (replayed at start).
                     if let Phase::Running(r) = &mut self.phase {
-                        if informer == 0 {
+                        if informer == 0 && !self.settings.local_mirror {
                             report_export_change(env, &self.settings.link_name, &r.link, &delta);
                         }
                         let events = if informer == 0 {
@@ -687,7 +716,11 @@ impl MirrorNode {
         let Phase::Syncing { link, .. } = std::mem::replace(&mut self.phase, Phase::Idle) else {
             return;
         };
-        let mut config = LinkConfig::new((*link).clone());
+        let mut config = if self.settings.local_mirror {
+            local_mirror_config()
+        } else {
+            LinkConfig::new((*link).clone())
+        };
         config.enable_headless = self.settings.enable_headless;
         config.enable_namespace_creation = self.settings.enable_namespace_creation;
         config.requeue_limit = self.settings.requeue_limit;
@@ -705,12 +738,14 @@ impl MirrorNode {
         }
         if let Some(remote) = &self.remote {
             for o in remote.informer(0).list(None) {
-                report_export_change(
-                    env,
-                    &self.settings.link_name,
-                    &link,
-                    &Delta::Added(o.clone()),
-                );
+                if !self.settings.local_mirror {
+                    report_export_change(
+                        env,
+                        &self.settings.link_name,
+                        &link,
+                        &Delta::Added(o.clone()),
+                    );
+                }
                 for ev in watcher.on_remote_service(&Delta::Added(o.clone())) {
                     queue.add(ev);
                 }
@@ -731,13 +766,15 @@ impl MirrorNode {
         }
         let has_gateway = watcher.has_gateway();
         let repair_period = watcher.config().repair_period;
-        self.say(
-            env,
+        let started = if self.settings.local_mirror {
+            "local cluster watcher started".to_string()
+        } else {
             format!(
                 "cluster watcher for {} started",
                 link.spec.target_cluster_name
-            ),
-        );
+            )
+        };
+        self.say(env, started);
         self.phase = Phase::Running(Box::new(Running {
             link: *link,
             watcher,

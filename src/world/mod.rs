@@ -41,7 +41,8 @@ use gateway::Gateway;
 use identity_book::IdentityBook;
 use kubelet_node::KubeletNode;
 use lookup::{Lookup, LookupRole};
-use mirror_node::{MirrorNode, MirrorSettings};
+pub use mirror_node::LOCAL_FEDERATED_SELECTOR;
+use mirror_node::{LOCAL_MIRROR_LINK, MirrorNode, MirrorSettings};
 pub use msg::{FaultMsg, Msg, NetMsg, Payload, Timer};
 pub use observe::Observation;
 use std::collections::BTreeMap;
@@ -326,6 +327,19 @@ impl World {
             });
         }
 
+        // Each destination controller's cluster store reaches API servers by cluster name.
+        let api_servers: BTreeMap<String, ComponentId> = scenario
+            .clusters
+            .iter()
+            .zip(&clusters)
+            .map(|(spec, c)| (spec.name.clone(), c.api))
+            .collect();
+        for c in &clusters {
+            if let Node::Lookup(l) = &mut nodes[c.destination.index()] {
+                l.set_api_servers(api_servers.clone());
+            }
+        }
+
         // One service-mirror controller per Link, in the source cluster.
         for l in &scenario.links {
             let (Some(src), Some(dst)) = (
@@ -350,6 +364,7 @@ impl World {
                     &format!("controller-{}", l.name),
                     seed::MC_NAMESPACE,
                 ),
+                local_mirror: false,
             };
             let node = Node::Mirror(Box::new(MirrorNode::new(settings, clusters[src].api)));
             add(
@@ -357,6 +372,40 @@ impl World {
                 format!("{}/service-mirror-{}", l.from, l.name),
                 node,
                 src,
+                &mut nodes,
+            );
+        }
+
+        // The local service mirror of each cluster that runs one (federated membership of the
+        // cluster's own services, spec §1 and §11.3): its "remote" API is its own.
+        for (ci, c) in scenario.clusters.iter().enumerate() {
+            if !c.local_service_mirror {
+                continue;
+            }
+            let settings = MirrorSettings {
+                link_name: LOCAL_MIRROR_LINK.to_string(),
+                enable_headless: false,
+                enable_namespace_creation: false,
+                requeue_limit: 3,
+                fixes: scenario.linkerd.fixes.clone(),
+                breakages: scenario.breakages.clone(),
+                remote_qps: c.client_qps,
+                remote_burst: c.client_burst,
+                remote_api: clusters[ci].api,
+                remote_gateway: None,
+                identity: identity.workload_identity(
+                    ci,
+                    "linkerd-local-service-mirror",
+                    seed::MC_NAMESPACE,
+                ),
+                local_mirror: true,
+            };
+            let node = Node::Mirror(Box::new(MirrorNode::new(settings, clusters[ci].api)));
+            add(
+                kernel,
+                format!("{}/local-service-mirror", c.name),
+                node,
+                ci,
                 &mut nodes,
             );
         }
@@ -763,6 +812,7 @@ impl World {
             .and_then(|o| o.as_link())
     }
 
+    /// Every service-mirror controller (the per-Link ones and the local ones), with its cluster.
     pub fn mirrors(&self) -> Vec<(usize, &MirrorNode)> {
         self.nodes
             .iter()
@@ -774,6 +824,13 @@ impl World {
             .collect()
     }
 
+    /// The per-Link service mirrors (no local mirror), with their source cluster.
+    pub fn link_mirrors(&self) -> Vec<(usize, &MirrorNode)> {
+        let mut all = self.mirrors();
+        all.retain(|(_, m)| !m.settings.local_mirror);
+        all
+    }
+
     /// A scripted workload change, made through the cluster's API server as `kubectl` would.
     fn apply_action(&mut self, ctx: &mut Ctx<'_, Msg>, action: &crate::scenario::ActionSpec) {
         let Some(ci) = self.cluster_index(&action.cluster) else {
@@ -782,6 +839,7 @@ impl World {
         let api = self.clusters[ci].api;
         let requests: Vec<Request> = match &action.kind {
             ActionKind::Unlink { link } => self.unlink_requests(ci, link),
+            ActionKind::Link { link } => self.link_requests(ci, link),
             _ => self.action_request(ci, action).into_iter().collect(),
         };
         let now = ctx.now();
@@ -802,9 +860,38 @@ impl World {
         }
     }
 
+    /// What `linkerd multicluster link-gen` prints for `kubectl apply` (spec §2.3): creates of
+    /// the declared link's credentials Secrets, probe Service and Link, with the target
+    /// gateway's address and identity as they are now.
+    fn link_requests(&self, ci: usize, link: &str) -> Vec<Request> {
+        let from = &self.scenario.clusters[ci].name;
+        let Some(spec) = self
+            .scenario
+            .links
+            .iter()
+            .find(|l| l.name == link && l.from == *from)
+        else {
+            return Vec::new();
+        };
+        let Some(target) = self.cluster_index(&spec.to) else {
+            return Vec::new();
+        };
+        let gateway_ip = self
+            .topology
+            .cluster(self.cluster_nodes[target])
+            .map(|c| c.addresses.gateway.to_string())
+            .unwrap_or_default();
+        let identity = self.identity.gateway_identity(target);
+        seed::link_objects(&self.scenario, spec, &gateway_ip, &identity)
+            .into_iter()
+            .map(Request::create)
+            .collect()
+    }
+
     /// What `linkerd multicluster unlink` prints for `kubectl delete` (spec §9.4): the Link
-    /// first (its controller stops), its credentials Secret, its probe Service, then every
-    /// Service labelled as a mirror of the link, in every namespace.
+    /// first (its controller stops), its credentials Secret, its probe Service, the `linkerd`
+    /// namespace's credentials Secrets labelled with the cluster, then every Service labelled as
+    /// a mirror of the link, in every namespace.
     fn unlink_requests(&self, ci: usize, link: &str) -> Vec<Request> {
         let store = self.apis[ci].server.store();
         let Some(spec) = store
@@ -830,6 +917,12 @@ impl World {
         let probe = ObjectKey::new(Kind::Service, seed::MC_NAMESPACE, &format!("probe-{link}"));
         if store.contains(&probe) {
             out.push(Request::delete(probe));
+        }
+        // The destination controller's credentials for the cluster (remote discovery).
+        for secret in store.range(Kind::Secret, Some(seed::LINKERD_NAMESPACE)) {
+            if secret.meta().labels.get(seed::LABEL_CREDENTIALS_CLUSTER) == Some(&target) {
+                out.push(Request::delete(secret.key()));
+            }
         }
         for svc in store.range(Kind::Service, None) {
             let l = &svc.meta().labels;
@@ -916,7 +1009,7 @@ impl World {
                 };
                 Request::update(o)
             }),
-            ActionKind::Unlink { .. } => None,
+            ActionKind::Unlink { .. } | ActionKind::Link { .. } => None,
             ActionKind::LinkSelector { link, selector } => {
                 let key = ObjectKey::new(Kind::Link, seed::MC_NAMESPACE, link);
                 let mut o = (**self.apis[ci].server.store().get(&key)?).clone();

@@ -14,6 +14,14 @@ use crate::scenario::{Export, LinkSpec as ScenarioLink, PortSpec, Scenario};
 use std::collections::{BTreeMap, BTreeSet};
 
 pub const MC_NAMESPACE: &str = "linkerd-multicluster";
+/// The control plane's namespace (destination, identity): remote-discovery credentials live here.
+pub const LINKERD_NAMESPACE: &str = "linkerd";
+/// Labels and annotations of the destination controller's credentials Secrets (spec §2.3, §11.2).
+pub const LABEL_CREDENTIALS_CLUSTER: &str = "multicluster.linkerd.io/cluster-name";
+pub const ANN_CREDENTIALS_TRUST_DOMAIN: &str = "multicluster.linkerd.io/trust-domain";
+pub const ANN_CREDENTIALS_CLUSTER_DOMAIN: &str = "multicluster.linkerd.io/cluster-domain";
+/// The label the proxy injector puts on every meshed pod (spec §10.3).
+pub const LABEL_CONTROL_PLANE_NS: &str = "linkerd.io/control-plane-ns";
 pub const LABEL_EXPORTED: &str = "mirror.linkerd.io/exported";
 pub const LABEL_FEDERATED: &str = "mirror.linkerd.io/federated";
 
@@ -52,6 +60,8 @@ fn pod_template(
 ) -> PodTemplateSpec {
     let mut labels = extra.clone();
     labels.insert("app".into(), app.into());
+    // Every workload is meshed: the injector labels its pods with the control plane's namespace.
+    labels.insert(LABEL_CONTROL_PLANE_NS.into(), LINKERD_NAMESPACE.into());
     PodTemplateSpec {
         metadata: ObjectMeta {
             labels,
@@ -74,6 +84,22 @@ fn pod_template(
             ..PodSpec::default()
         },
     }
+}
+
+/// The kubeconfig `link-gen` writes for cluster `cluster`. Its server address is the cluster's
+/// API server, which mcsim names by the cluster.
+pub fn kubeconfig(cluster: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: {cluster}\n  cluster:\n    server: https://api.{cluster}.mcsim:6443\n"
+    )
+}
+
+/// The cluster a kubeconfig's server address names (see [`kubeconfig`]).
+pub fn kubeconfig_cluster(kubeconfig: &str) -> Option<&str> {
+    kubeconfig
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("server: https://api."))
+        .and_then(|rest| rest.strip_suffix(".mcsim:6443"))
 }
 
 fn app_selector(app: &str) -> LabelSelector {
@@ -155,6 +181,7 @@ pub fn initial_objects(
     let mut out: Vec<Object> = Vec::new();
     let mut namespaces: BTreeSet<String> = BTreeSet::new();
     namespaces.insert(MC_NAMESPACE.into());
+    namespaces.insert(LINKERD_NAMESPACE.into());
     for n in scenario.namespaces.iter().filter(|n| n.cluster == me.name) {
         namespaces.insert(n.name.clone());
     }
@@ -323,7 +350,8 @@ pub fn initial_objects(
         );
     }
 
-    // Links in this (source) cluster, with their credentials.
+    // Links in this (source) cluster made at the start, with their credentials; later ones
+    // are applied by a `link` action.
     for l in scenario
         .links
         .iter()
@@ -334,45 +362,83 @@ pub fn initial_objects(
             .iter()
             .position(|c| c.name == l.to)
             .unwrap_or(0);
-        let link = link_object(scenario, l, &gateway_ips[target], &gateway_identity(target));
-        let mut secret = Secret {
-            metadata: ObjectMeta::named(MC_NAMESPACE, &link.spec.cluster_credentials_secret),
-            ..Secret::default()
-        };
-        secret.type_ = "mirror.linkerd.io/remote-kubeconfig".into();
-        secret.string_data.insert(
-            "kubeconfig".into(),
-            format!("# simulated kubeconfig for cluster {}\n", l.to),
-        );
-        if l.credentials {
-            out.push(secret.into());
-        }
-        if l.gateway {
-            // The chart's selector-less probe Service, whose Endpoints the controller writes.
-            let mut m = meta(MC_NAMESPACE, &format!("probe-{}", l.name), BTreeMap::new());
-            m.labels
-                .insert("mirror.linkerd.io/mirrored-gateway".into(), "true".into());
-            m.labels
-                .insert("mirror.linkerd.io/cluster-name".into(), l.name.clone());
-            let port = ServicePort {
-                name: "mc-probe".into(),
-                port: 4191,
-                target_port: Some(IntOrString::Int(4191)),
-                ..ServicePort::default()
-            };
-            out.push(
-                Service {
-                    metadata: m,
-                    spec: ServiceSpec {
-                        ports: vec![port],
-                        ..ServiceSpec::default()
-                    },
-                    ..Service::default()
-                }
-                .into(),
-            );
-        }
-        out.push(link.into());
+        out.extend(link_objects(
+            scenario,
+            l,
+            &gateway_ips[target],
+            &gateway_identity(target),
+        ));
     }
+    out
+}
+
+/// What `linkerd multicluster link-gen` emits for link `l`, in `kubectl apply` order (spec
+/// §2.3): the credentials Secret for the service mirror and its copy for the destination
+/// controller (unless the scenario withholds credentials), the probe Service of a gateway
+/// link, and the Link.
+pub fn link_objects(
+    scenario: &Scenario,
+    l: &ScenarioLink,
+    gateway_ip: &str,
+    gateway_identity: &str,
+) -> Vec<Object> {
+    let mut out: Vec<Object> = Vec::new();
+    let link = link_object(scenario, l, gateway_ip, gateway_identity);
+    let mut secret = Secret {
+        metadata: ObjectMeta::named(MC_NAMESPACE, &link.spec.cluster_credentials_secret),
+        ..Secret::default()
+    };
+    secret.type_ = "mirror.linkerd.io/remote-kubeconfig".into();
+    secret
+        .string_data
+        .insert("kubeconfig".into(), kubeconfig(&l.to));
+    if l.credentials {
+        // The same kubeconfig for the destination controller (remote discovery), labelled
+        // with the target's name and annotated with its trust and cluster domains.
+        let mut for_destination = secret.clone();
+        for_destination.metadata =
+            ObjectMeta::named(LINKERD_NAMESPACE, &link.spec.cluster_credentials_secret);
+        for_destination.metadata.labels.insert(
+            LABEL_CREDENTIALS_CLUSTER.into(),
+            link.spec.target_cluster_name.clone(),
+        );
+        let ann = &mut for_destination.metadata.annotations;
+        ann.insert(
+            ANN_CREDENTIALS_TRUST_DOMAIN.into(),
+            scenario.linkerd.trust_domain.clone(),
+        );
+        ann.insert(
+            ANN_CREDENTIALS_CLUSTER_DOMAIN.into(),
+            link.spec.target_cluster_domain.clone(),
+        );
+        out.push(secret.into());
+        out.push(for_destination.into());
+    }
+    if l.gateway {
+        // The chart's selector-less probe Service, whose Endpoints the controller writes.
+        let mut m = meta(MC_NAMESPACE, &format!("probe-{}", l.name), BTreeMap::new());
+        m.labels
+            .insert("mirror.linkerd.io/mirrored-gateway".into(), "true".into());
+        m.labels
+            .insert("mirror.linkerd.io/cluster-name".into(), l.name.clone());
+        let port = ServicePort {
+            name: "mc-probe".into(),
+            port: 4191,
+            target_port: Some(IntOrString::Int(4191)),
+            ..ServicePort::default()
+        };
+        out.push(
+            Service {
+                metadata: m,
+                spec: ServiceSpec {
+                    ports: vec![port],
+                    ..ServiceSpec::default()
+                },
+                ..Service::default()
+            }
+            .into(),
+        );
+    }
+    out.push(link.into());
     out
 }
