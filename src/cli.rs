@@ -275,7 +275,7 @@ fn write_dumps(dir: &Path, result: &run::RunResult) -> std::io::Result<()> {
     for d in &result.dumps {
         std::fs::write(dir.join(format!("{}.yaml", d.cluster)), &d.yaml)?;
         std::fs::write(dir.join(format!("{}.json", d.cluster)), &d.json)?;
-        for (component, log) in &d.mirror_logs {
+        for (component, log) in &d.logs {
             std::fs::write(dir.join(format!("{}-{component}.log", d.cluster)), log)?;
         }
     }

@@ -36,9 +36,10 @@ pub struct ClusterDump {
     pub cluster: String,
     pub yaml: String,
     pub json: String,
-    /// The log of each service mirror in the cluster: (component, lines as `t=… level: message`),
-    /// the component being `service-mirror-<link>` or `local-service-mirror`.
-    pub mirror_logs: Vec<(String, String)>,
+    /// The log of each controller in the cluster that keeps one: (component, lines as
+    /// `t=… message`), the component being `service-mirror-<link>`, `local-service-mirror` or
+    /// `destination` (its cluster store).
+    pub logs: Vec<(String, String)>,
 }
 
 pub struct RunResult {
@@ -179,23 +180,29 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
                 cluster: c.name.clone(),
                 yaml: crate::k8s::manifest::dump_yaml(api.server.objects()),
                 json: crate::k8s::manifest::dump_json(api.server.objects()),
-                mirror_logs: mirrors
-                    .iter()
-                    .filter(|(cluster, _)| *cluster == i)
-                    .map(|(_, m)| {
-                        let lines: String = m
-                            .log
-                            .iter()
+                logs: {
+                    let render = |log: &[(SimTime, String)]| -> String {
+                        log.iter()
                             .map(|(t, line)| format!("t={t} {line}\n"))
-                            .collect();
-                        let component = if m.settings.local_mirror {
-                            "local-service-mirror".to_string()
-                        } else {
-                            format!("service-mirror-{}", m.settings.link_name)
-                        };
-                        (component, lines)
-                    })
-                    .collect(),
+                            .collect()
+                    };
+                    let mut logs: Vec<(String, String)> = mirrors
+                        .iter()
+                        .filter(|(cluster, _)| *cluster == i)
+                        .map(|(_, m)| {
+                            let component = if m.settings.local_mirror {
+                                "local-service-mirror".to_string()
+                            } else {
+                                format!("service-mirror-{}", m.settings.link_name)
+                            };
+                            (component, render(&m.log))
+                        })
+                        .collect();
+                    if let Some(d) = world.destination(i) {
+                        logs.push(("destination".into(), render(&d.log)));
+                    }
+                    logs
+                },
             })
             .collect()
     } else {

@@ -17,8 +17,11 @@ struct West {
 
 impl West {
     fn log(&self, link: &str) -> &str {
-        let component = format!("service-mirror-{link}");
-        let (_, log) = self.logs.iter().find(|(c, _)| *c == component).unwrap();
+        self.component_log(&format!("service-mirror-{link}"))
+    }
+
+    fn component_log(&self, component: &str) -> &str {
+        let (_, log) = self.logs.iter().find(|(c, _)| c == component).unwrap();
         log
     }
 }
@@ -38,7 +41,7 @@ fn run_west(text: &str) -> West {
     West {
         report: r.report,
         items: list["items"].as_array().unwrap().clone(),
-        logs: west.mirror_logs,
+        logs: west.logs,
     }
 }
 
@@ -248,6 +251,14 @@ fn a_link_made_later_mirrors_from_then_on_and_can_be_made_again() {
     }
     assert!(named(&west.items, "Service", "web-east").is_some());
     assert!(named(&west.items, "Service", "db-1-east").is_some());
+    // The destination's cluster store follows the linkerd-namespace Secret: added with the
+    // link, removed by the unlink, added again.
+    assert_eq!(
+        west.component_log("destination"),
+        "t=60.000s cluster east added to the cluster store\n\
+         t=180.000s cluster east removed from the cluster store\n\
+         t=240.000s cluster east added to the cluster store\n"
+    );
 }
 
 /// Before its Link exists the controller mirrors nothing: cut the run short of the `at`.

@@ -38,7 +38,7 @@ use crate::k8s::informer::{Delta, Informer, InformerConfig};
 use crate::k8s::objects::{IntOrString, LABEL_SERVICE_NAME};
 use crate::k8s::store::{MultiView, ObjectView};
 use crate::k8s::{Kind, Object, ObjectKey};
-use crate::sim::{ComponentId, SimDuration};
+use crate::sim::{ComponentId, SimDuration, SimTime};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -134,8 +134,8 @@ pub struct Lookup {
     /// The cluster store (destination only), by `multicluster.linkerd.io/cluster-name`.
     remotes: BTreeMap<String, RemoteCluster>,
     next_slot: u8,
-    /// Lines for the run's diagnostics (store changes, skipped members).
-    pub log: Vec<String>,
+    /// The destination's log of cluster-store changes (written with `--dump`).
+    pub log: Vec<(SimTime, String)>,
     dns: Dns,
     domain: String,
     identity: IdentityDomain,
@@ -199,11 +199,6 @@ impl Lookup {
     /// Where each cluster's kubeconfig leads (set once the world has every API server).
     pub fn set_api_servers(&mut self, api_servers: BTreeMap<String, ComponentId>) {
         self.api_servers = api_servers;
-    }
-
-    /// The clusters in the store (`cluster_store_size` is its length).
-    pub fn cluster_store(&self) -> Vec<&str> {
-        self.remotes.keys().map(String::as_str).collect()
     }
 
     pub fn start(&mut self, env: &mut Env<'_, '_>) {
@@ -276,10 +271,10 @@ impl Lookup {
                     ann(ANN_CREDENTIALS_TRUST_DOMAIN),
                     ann(ANN_CREDENTIALS_CLUSTER_DOMAIN),
                 ) else {
-                    self.log.push(format!(
+                    self.log.push((env.now(), format!(
                         "secret {}/{} lacks the trust or cluster domain annotation: cluster {cluster} not added",
                         meta.namespace, meta.name
-                    ));
+                    )));
                     return;
                 };
                 if self.remotes.contains_key(&cluster) {
@@ -293,9 +288,12 @@ impl Lookup {
                 let server = super::seed::kubeconfig_cluster(&kubeconfig)
                     .and_then(|c| self.api_servers.get(c).copied());
                 let Some(server) = server else {
-                    self.log.push(format!(
-                        "secret {}/{}: no usable kubeconfig: cluster {cluster} not added",
-                        meta.namespace, meta.name
+                    self.log.push((
+                        env.now(),
+                        format!(
+                            "secret {}/{}: no usable kubeconfig: cluster {cluster} not added",
+                            meta.namespace, meta.name
+                        ),
                     ));
                     return;
                 };
@@ -307,8 +305,9 @@ impl Lookup {
                 self.next_slot = self.next_slot.checked_add(1).unwrap_or(1);
                 let mut client = ApiClient::new(slot, server, 100, 200, informers);
                 client.start(env, &mut Vec::new());
+                let now = env.now();
                 self.log
-                    .push(format!("cluster {cluster} added to the cluster store"));
+                    .push((now, format!("cluster {cluster} added to the cluster store")));
                 self.remotes.insert(
                     cluster,
                     RemoteCluster {
@@ -334,8 +333,10 @@ impl Lookup {
                 for cluster in gone {
                     if let Some(mut r) = self.remotes.remove(&cluster) {
                         r.client.stop(env);
-                        self.log
-                            .push(format!("cluster {cluster} removed from the cluster store"));
+                        self.log.push((
+                            env.now(),
+                            format!("cluster {cluster} removed from the cluster store"),
+                        ));
                     }
                 }
             }

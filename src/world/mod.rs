@@ -514,6 +514,14 @@ impl World {
     pub fn nodes(&self) -> &[Node] {
         &self.nodes
     }
+
+    /// The destination controller of cluster `ci`.
+    pub fn destination(&self, ci: usize) -> Option<&Lookup> {
+        match &self.nodes[self.clusters.get(ci)?.destination.index()] {
+            Node::Lookup(l) => Some(l),
+            _ => None,
+        }
+    }
     pub fn is_down(&self, id: ComponentId) -> bool {
         self.down[id.index()]
     }
