@@ -1238,6 +1238,25 @@ impl ObjectView for ApiServer {
     fn list_prefix(&self, kind: Kind, namespace: &str, prefix: &str) -> Vec<&Arc<Object>> {
         self.store.list_prefix(kind, namespace, prefix)
     }
+    fn list_labelled(
+        &self,
+        kind: Kind,
+        namespace: &str,
+        key: &str,
+        value: &str,
+    ) -> Vec<&Arc<Object>> {
+        self.store.list_labelled(kind, namespace, key, value)
+    }
+    fn list_controlled_by(&self, kind: Kind, namespace: &str, uid: &str) -> Vec<&Arc<Object>> {
+        self.store.list_controlled_by(kind, namespace, uid)
+    }
+    fn services_selecting(
+        &self,
+        namespace: &str,
+        labels: &crate::k8s::objects::StringMap,
+    ) -> Vec<&Arc<Object>> {
+        self.store.services_selecting(namespace, labels)
+    }
 }
 
 /// The event a change produces on one watch, honouring selector transitions (entering the
