@@ -40,7 +40,7 @@ pub struct MeshEndpoint {
     pub pod: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ResolveTarget {
     /// A ClusterIP (or pod IP) and port, as a client proxy sees its outbound connection.
     Ip { ip: String, port: u16 },
@@ -87,6 +87,9 @@ pub struct Lookup {
     by_cluster_ip: BTreeMap<String, ObjectKey>,
     /// Pod IP → Pod key.
     by_pod_ip: BTreeMap<String, ObjectKey>,
+    /// Answers given since the caches last changed: a resolve is a pure function of the
+    /// caches, and traffic asks the same few questions between two changes.
+    resolved: BTreeMap<ResolveTarget, Result<Vec<MeshEndpoint>, String>>,
     /// `dns_failure`: drop every query.
     pub failing: bool,
     latency: SimDuration,
@@ -121,6 +124,7 @@ impl Lookup {
             identity,
             by_cluster_ip: BTreeMap::new(),
             by_pod_ip: BTreeMap::new(),
+            resolved: BTreeMap::new(),
             failing: false,
             latency,
             queries: 0,
@@ -152,6 +156,9 @@ impl Lookup {
     }
 
     fn absorb(&mut self, out: Vec<ClientOutput>) {
+        if !out.is_empty() {
+            self.resolved.clear();
+        }
         for o in out {
             let ClientOutput::Delta { delta, .. } = o else {
                 continue;
@@ -225,7 +232,16 @@ impl Lookup {
                 );
             }
             LookupMsg::Resolve { id, from, target } => {
-                let result = self.resolve(&target);
+                let result = match self.resolved.get(&target) {
+                    Some(r) => r.clone(),
+                    None => {
+                        let r = self.resolve(&target);
+                        if self.client.all_synced() {
+                            self.resolved.insert(target, r.clone());
+                        }
+                        r
+                    }
+                };
                 env.ctx.send(
                     from,
                     Msg::Lookup(LookupMsg::Resolved { id, result }),
