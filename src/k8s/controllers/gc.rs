@@ -188,11 +188,52 @@ impl Gc {
     /// The view's state of `key` may have changed.
     pub fn touch(&mut self, view: &dyn ObjectView, key: &ObjectKey) {
         let now = view.get(key).cloned();
+        let current: &[OwnerReference] = now
+            .as_deref()
+            .map_or(&[], |o| o.meta().owner_references.as_slice());
+        let unchanged = self
+            .refs_of
+            .get(key)
+            .map_or(current.is_empty(), |old| old.as_slice() == current);
+        if unchanged {
+            // The indexes stand; owners being deleted may still depend on this object's state.
+            for r in current {
+                if let Some(owners) = self.terminating.get(&r.uid) {
+                    self.dirty.extend(owners.iter().cloned());
+                }
+            }
+        } else {
+            self.reindex(key, current.to_vec());
+        }
+        // Dependents of this object as an owner.
+        if let Some(deps) = self.by_owner.get(key) {
+            self.dirty.extend(deps.iter().cloned());
+        }
+        if let Some(uid) = self.terminating_uid.remove(key)
+            && let Some(keys) = self.terminating.get_mut(&uid)
+        {
+            keys.remove(key);
+            if keys.is_empty() {
+                self.terminating.remove(&uid);
+            }
+        }
+        if let Some(o) = &now
+            && o.meta().is_terminating()
+        {
+            let uid = o.meta().uid.clone();
+            self.terminating
+                .entry(uid.clone())
+                .or_default()
+                .insert(key.clone());
+            self.terminating_uid.insert(key.clone(), uid);
+        }
+        self.dirty.insert(key.clone());
+    }
+
+    /// `key`'s owner references changed to `new_refs`: move it in the indexes and mark the
+    /// owners being deleted that it referenced before or references now.
+    fn reindex(&mut self, key: &ObjectKey, new_refs: Vec<OwnerReference>) {
         let old_refs = self.refs_of.remove(key).unwrap_or_default();
-        let new_refs: Vec<OwnerReference> = now
-            .as_ref()
-            .map(|o| o.meta().owner_references.clone())
-            .unwrap_or_default();
         let mut uids: BTreeSet<String> = BTreeSet::new();
         for r in &old_refs {
             if let Some(owner) = owner_key(key, r)
@@ -226,35 +267,11 @@ impl Gc {
         if !new_refs.is_empty() {
             self.refs_of.insert(key.clone(), new_refs);
         }
-        // Owners being deleted whose dependents changed.
         for uid in &uids {
             if let Some(owners) = self.terminating.get(uid) {
                 self.dirty.extend(owners.iter().cloned());
             }
         }
-        // Dependents of this object as an owner.
-        if let Some(deps) = self.by_owner.get(key) {
-            self.dirty.extend(deps.iter().cloned());
-        }
-        if let Some(uid) = self.terminating_uid.remove(key)
-            && let Some(keys) = self.terminating.get_mut(&uid)
-        {
-            keys.remove(key);
-            if keys.is_empty() {
-                self.terminating.remove(&uid);
-            }
-        }
-        if let Some(o) = &now
-            && o.meta().is_terminating()
-        {
-            let uid = o.meta().uid.clone();
-            self.terminating
-                .entry(uid.clone())
-                .or_default()
-                .insert(key.clone());
-            self.terminating_uid.insert(key.clone(), uid);
-        }
-        self.dirty.insert(key.clone());
     }
 
     /// One pass.
