@@ -13,6 +13,7 @@ use mcsim::k8s::objects::{
     Kind, Namespace, NamespacePhase, Object, ObjectKey, Secret, Service, ServicePort,
 };
 use mcsim::k8s::selector::LabelSelector;
+use mcsim::k8s::store::ObjectView;
 use mcsim::k8s::validation::Ipv4Cidr;
 use mcsim::sim::{Prng, SimDuration, SimTime};
 use std::sync::Arc;
@@ -961,4 +962,158 @@ fn random_requests_never_panic_and_revisions_only_grow() {
         last_rv = api.revision();
     }
     assert!(api.revision() > 10, "the sequence made progress");
+}
+
+/// The merge patch the service mirror used to send: the Link's whole list with the entries of
+/// `ns/name` given `cond` (or appended), or without them.
+fn link_status_merge_patch(
+    link: &mcsim::k8s::objects::Link,
+    federated: bool,
+    ns: &str,
+    name: &str,
+    cond: Option<&mcsim::k8s::objects::LinkCondition>,
+) -> serde_json::Value {
+    use mcsim::k8s::objects::{LinkServiceStatus, TypedRef};
+    let current = if federated {
+        &link.status.federated_services
+    } else {
+        &link.status.mirror_services
+    };
+    let is_entry =
+        |s: &LinkServiceStatus| s.remote_ref.name == name && s.remote_ref.namespace == ns;
+    let mut list: Vec<LinkServiceStatus> = Vec::new();
+    let mut found = false;
+    for s in current.iter() {
+        if !is_entry(s) {
+            list.push(s.clone());
+        } else if let Some(c) = cond {
+            found = true;
+            list.push(LinkServiceStatus {
+                conditions: vec![c.clone()],
+                ..s.clone()
+            });
+        }
+    }
+    if let (Some(c), false) = (cond, found) {
+        list.push(LinkServiceStatus {
+            controller_name: "linkerd.io/service-mirror".to_string(),
+            remote_ref: TypedRef {
+                group: String::new(),
+                kind: "Service".to_string(),
+                name: name.to_string(),
+                namespace: ns.to_string(),
+            },
+            conditions: vec![c.clone()],
+        });
+    }
+    let field = if federated {
+        "federatedServices"
+    } else {
+        "mirrorServices"
+    };
+    serde_json::json!({ "status": { field: list } })
+}
+
+/// `Request::PatchLinkStatus` leaves the same object, revision and watch events as the merge
+/// patch of the whole list built from a GET at the same revision, through upserts, repeated
+/// identical writes (no-ops), removals, both lists and a spec change in between.
+#[test]
+fn typed_link_status_patch_matches_the_merge_patch() {
+    use mcsim::k8s::api::LinkStatusSection;
+    use mcsim::k8s::objects::LinkCondition;
+    let link: Object = mcsim::k8s::manifest::load(
+        "apiVersion: multicluster.linkerd.io/v1alpha3\nkind: Link\nmetadata: {name: east, namespace: default}\nspec: {targetClusterName: east}\n",
+    )
+    .unwrap()
+    .remove(0);
+    let (mut merge, mut rng_a) = server("10.96.0.0/16");
+    let (mut typed, mut rng_b) = server("10.96.0.0/16");
+    let key = obj(merge.handle(T0, &mut rng_a, Request::create(link.clone()))).key();
+    obj(typed.handle(T0, &mut rng_b, Request::create(link)));
+    let watch = |api: &mut ApiServer| {
+        api.open_watch(T0, WatchId(1), WatchRequest::all(Kind::Link))
+            .unwrap();
+    };
+    watch(&mut merge);
+    watch(&mut typed);
+    let mut pick = Prng::stream(3, "typed-patch");
+    for step in 0..400u64 {
+        let now = T0 + SimDuration::from_millis(step / 3);
+        let federated = pick.below(4) == 0;
+        let (ns, name) = (
+            ["a", "b"][pick.below(2) as usize],
+            format!("s{}", pick.below(90)),
+        );
+        let cond = (pick.below(5) != 0).then(|| LinkCondition {
+            type_: "Mirrored".to_string(),
+            status: ["True", "False"][pick.below(2) as usize].to_string(),
+            reason: "Mirrored".to_string(),
+            message: String::new(),
+            last_transition_time: Some(format!("t{}", now.0 / 1_000_000)),
+            local_ref: None,
+        });
+        if step % 97 == 50 {
+            // Someone else changes the Link (the index must notice).
+            for (api, rng) in [(&mut merge, &mut rng_a), (&mut typed, &mut rng_b)] {
+                let patch =
+                    serde_json::json!({"spec": {"gatewayAddress": format!("1.2.3.{step}")}});
+                obj(api.handle(
+                    now,
+                    rng,
+                    Request::Patch {
+                        key: key.clone(),
+                        subresource: Subresource::Main,
+                        patch,
+                    },
+                ));
+            }
+        }
+        let stored = merge.store().get(&key).unwrap().clone();
+        let patch = link_status_merge_patch(
+            stored.as_link().unwrap(),
+            federated,
+            ns,
+            &name,
+            cond.as_ref(),
+        );
+        let a = merge.handle(
+            now,
+            &mut rng_a,
+            Request::Patch {
+                key: key.clone(),
+                subresource: Subresource::Status,
+                patch,
+            },
+        );
+        let b = typed.handle(
+            now,
+            &mut rng_b,
+            Request::PatchLinkStatus {
+                key: key.clone(),
+                section: if federated {
+                    LinkStatusSection::FederatedServices
+                } else {
+                    LinkStatusSection::MirrorServices
+                },
+                namespace: ns.to_string(),
+                name: name.clone(),
+                controller_name: "linkerd.io/service-mirror".to_string(),
+                condition: cond,
+            },
+        );
+        assert_eq!(a, b, "step {step}");
+        assert_eq!(merge.revision(), typed.revision(), "step {step}");
+        assert_eq!(
+            merge.take_watch_events(),
+            typed.take_watch_events(),
+            "step {step}"
+        );
+    }
+    let l = merge.store().get(&key).unwrap().clone();
+    assert!(
+        l.as_link().unwrap().status.mirror_services.len() > 20,
+        "the lists grew"
+    );
+    // Removing an entry from the middle shifts the others: a later upsert must still find them.
+    assert_eq!(Some(&l), typed.store().get(&key));
 }

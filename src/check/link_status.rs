@@ -90,7 +90,7 @@ impl Check for LinkStatus {
                 ))
                 .map(|o| o.as_ref())
             {
-                Some(Object::Link(l)) => l.status.mirror_services.clone(),
+                Some(Object::Link(l)) => l.status.mirror_services.iter().cloned().collect(),
                 _ => Vec::new(),
             };
             for remote in world.apis[dst].server.store().list(Kind::Service, None) {

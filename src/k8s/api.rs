@@ -6,7 +6,7 @@
 //! touch: server state; these values are what the kernel carries in messages between a client
 //! component and an API server component.
 
-use super::objects::{Kind, Object, ObjectKey};
+use super::objects::{Kind, LinkCondition, Object, ObjectKey};
 use super::selector::LabelSelector;
 use serde::Serialize;
 use std::fmt;
@@ -44,6 +44,15 @@ pub enum Subresource {
     Status,
 }
 
+/// Which list of a Link's status a [`Request::PatchLinkStatus`] edits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub enum LinkStatusSection {
+    /// `status.mirrorServices`
+    MirrorServices,
+    /// `status.federatedServices`
+    FederatedServices,
+}
+
 /// One API request. `Update` with an empty `metadata.resourceVersion` is unconditional.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "verb", rename_all = "camelCase")]
@@ -70,6 +79,22 @@ pub enum Request {
         key: ObjectKey,
         subresource: Subresource,
         patch: serde_json::Value,
+    },
+    /// The service mirror's Link status write: a JSON merge patch of `status.mirrorServices` (or
+    /// `status.federatedServices`) through the status subresource, carried as its effect on the
+    /// list instead of the whole list. The entries whose `remoteRef` is `namespace/name` get
+    /// `condition` as their only condition (an entry with `controller_name` is appended if there
+    /// is none); with `condition: None` they are removed. The service mirror builds its patch
+    /// from a GET of the Link issued just before, in the same instant and with nothing in
+    /// between, so the stored object, revision, watch events and errors are those of the merge
+    /// patch; the server applies the edit without a copy or JSON round trip of the list.
+    PatchLinkStatus {
+        key: ObjectKey,
+        section: LinkStatusSection,
+        namespace: String,
+        name: String,
+        controller_name: String,
+        condition: Option<LinkCondition>,
     },
     /// The Namespace `/finalize` subresource: replaces `spec.finalizers`.
     Finalize {
@@ -133,7 +158,9 @@ impl Request {
             }
             Request::Update { object } => format!("update {}", object.key()),
             Request::UpdateStatus { object } => format!("update status {}", object.key()),
-            Request::Patch { key, .. } => format!("patch {key}"),
+            Request::Patch { key, .. } | Request::PatchLinkStatus { key, .. } => {
+                format!("patch {key}")
+            }
             Request::Finalize { object } => format!("finalize {}", object.key()),
             Request::Delete { key, .. } => format!("delete {key}"),
             Request::Version => "version".to_string(),

@@ -20,13 +20,14 @@
 //!   in-stream `ERROR 410` and is closed, so clients exercise both 410 paths.
 
 use super::api::{
-    DeleteOptions, Propagation, Request, Response, Status, Subresource, WatchEvent, WatchId,
-    WatchRequest,
+    DeleteOptions, LinkStatusSection, Propagation, Request, Response, Status, Subresource,
+    WatchEvent, WatchId, WatchRequest,
 };
 use super::objects::{
-    Kind, Namespace, NamespacePhase, Object, ObjectKey, ObjectMeta, PodPhase, PodStatus,
-    ServiceType, base64_encode, rfc3339,
+    Kind, LinkCondition, LinkServiceStatus, Namespace, NamespacePhase, Object, ObjectKey,
+    ObjectMeta, PodPhase, PodStatus, ServiceType, TypedRef, base64_encode, rfc3339,
 };
+use super::shared_list::SharedList;
 use super::store::{ObjectView, Store};
 use super::validation::{self, Ipv4Cidr};
 use crate::sim::{Prng, SimDuration, SimTime};
@@ -134,6 +135,44 @@ pub struct ApiServer {
     cluster_ips: BTreeMap<u64, ObjectKey>,
     ip_cursor: u64,
     node_ports: BTreeMap<u16, ObjectKey>,
+    /// Positions of Link status entries by remote Service, per Link (a cache: rebuilt when the
+    /// stored Link is not the version it describes).
+    link_status_index: BTreeMap<ObjectKey, LinkStatusIndex>,
+}
+
+/// Where each remote Service's entries are in one version of a Link's status lists.
+struct LinkStatusIndex {
+    version: Arc<Object>,
+    mirror: BTreeMap<(String, String), Vec<usize>>,
+    federated: BTreeMap<(String, String), Vec<usize>>,
+}
+
+impl LinkStatusIndex {
+    fn build(version: Arc<Object>) -> LinkStatusIndex {
+        fn positions(
+            list: &SharedList<LinkServiceStatus>,
+        ) -> BTreeMap<(String, String), Vec<usize>> {
+            let mut out: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
+            for (i, e) in list.iter().enumerate() {
+                out.entry((e.remote_ref.namespace.clone(), e.remote_ref.name.clone()))
+                    .or_default()
+                    .push(i);
+            }
+            out
+        }
+        let (mirror, federated) = match version.as_link() {
+            Some(l) => (
+                positions(&l.status.mirror_services),
+                positions(&l.status.federated_services),
+            ),
+            None => (BTreeMap::new(), BTreeMap::new()),
+        };
+        LinkStatusIndex {
+            version,
+            mirror,
+            federated,
+        }
+    }
 }
 
 impl ApiServer {
@@ -152,6 +191,7 @@ impl ApiServer {
             pending: Vec::new(),
             cluster_ips: BTreeMap::new(),
             node_ports: BTreeMap::new(),
+            link_status_index: BTreeMap::new(),
         };
         for ns in IMMORTAL_NAMESPACES {
             let created = s.handle(SimTime::ZERO, rng, Request::create(Namespace::new(ns)));
@@ -258,6 +298,24 @@ impl ApiServer {
             } => {
                 let key = ObjectKey::new(key.kind, &key.namespace, &key.name);
                 self.patch(now, key, subresource, &patch)
+            }
+            Request::PatchLinkStatus {
+                key,
+                section,
+                namespace,
+                name,
+                controller_name,
+                condition,
+            } => {
+                let key = ObjectKey::new(key.kind, &key.namespace, &key.name);
+                self.patch_link_status(
+                    now,
+                    key,
+                    section,
+                    (namespace, name),
+                    controller_name,
+                    condition,
+                )
             }
             Request::Delete { key, options } => self.delete(now, key, &options),
             Request::Version => Ok(Response::Version {
@@ -762,6 +820,101 @@ impl ApiServer {
         self.update(now, patched, mode)
     }
 
+    /// [`Request::PatchLinkStatus`]: the entries of `remote` (namespace, name) in one status
+    /// list get `condition` as their only condition, or a new entry is appended, or (`None`)
+    /// they are removed; then the same status update a merge patch leads to.
+    fn patch_link_status(
+        &mut self,
+        now: SimTime,
+        key: ObjectKey,
+        section: LinkStatusSection,
+        remote: (String, String),
+        controller_name: String,
+        condition: Option<LinkCondition>,
+    ) -> Result<Response, Status> {
+        let Some(stored) = self.store.get(&key).cloned() else {
+            return Err(Status::not_found(key.kind, &key.name));
+        };
+        if stored.as_link().is_none() {
+            return Err(Status::bad_request(format!(
+                "a Link status patch cannot apply to {key}"
+            )));
+        }
+        let index = match self.link_status_index.remove(&key) {
+            Some(i) if Arc::ptr_eq(&i.version, &stored) => i,
+            _ => LinkStatusIndex::build(stored.clone()),
+        };
+        let mut index = index;
+        let mut patched = (*stored).clone();
+        let Object::Link(link) = &mut patched else {
+            unreachable!("checked above")
+        };
+        let (list, positions) = match section {
+            LinkStatusSection::MirrorServices => {
+                (&mut link.status.mirror_services, &mut index.mirror)
+            }
+            LinkStatusSection::FederatedServices => {
+                (&mut link.status.federated_services, &mut index.federated)
+            }
+        };
+        let mut index_changed = false;
+        match condition {
+            Some(cond) => match positions.get(&remote) {
+                Some(at) => {
+                    for &i in at {
+                        if let Some(e) = list.get(i) {
+                            let entry = LinkServiceStatus {
+                                controller_name: e.controller_name.clone(),
+                                remote_ref: e.remote_ref.clone(),
+                                conditions: vec![cond.clone()],
+                            };
+                            list.set(i, entry);
+                        }
+                    }
+                }
+                None => {
+                    index_changed = true;
+                    positions.insert(remote.clone(), vec![list.len()]);
+                    list.push(LinkServiceStatus {
+                        controller_name,
+                        remote_ref: TypedRef {
+                            group: String::new(),
+                            kind: "Service".to_string(),
+                            name: remote.1,
+                            namespace: remote.0,
+                        },
+                        conditions: vec![cond],
+                    });
+                }
+            },
+            None => {
+                if let Some(at) = positions.remove(&remote) {
+                    index_changed = true;
+                    for &i in at.iter().rev() {
+                        list.remove(i);
+                        for p in positions.values_mut().flatten() {
+                            if *p > i {
+                                *p -= 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let result = self.update(now, patched, UpdateMode::Status);
+        match &result {
+            Ok(Response::Object(o)) if !Arc::ptr_eq(o, &stored) => {
+                index.version = o.clone();
+                self.link_status_index.insert(key, index);
+            }
+            Ok(Response::Object(_)) if !index_changed => {
+                self.link_status_index.insert(key, index);
+            }
+            _ => {}
+        }
+        result
+    }
+
     // -----------------------------------------------------------------------------------------
     // Delete
     // -----------------------------------------------------------------------------------------
@@ -1084,6 +1237,25 @@ impl ObjectView for ApiServer {
     }
     fn list_prefix(&self, kind: Kind, namespace: &str, prefix: &str) -> Vec<&Arc<Object>> {
         self.store.list_prefix(kind, namespace, prefix)
+    }
+    fn list_labelled(
+        &self,
+        kind: Kind,
+        namespace: &str,
+        key: &str,
+        value: &str,
+    ) -> Vec<&Arc<Object>> {
+        self.store.list_labelled(kind, namespace, key, value)
+    }
+    fn list_controlled_by(&self, kind: Kind, namespace: &str, uid: &str) -> Vec<&Arc<Object>> {
+        self.store.list_controlled_by(kind, namespace, uid)
+    }
+    fn services_selecting(
+        &self,
+        namespace: &str,
+        labels: &crate::k8s::objects::StringMap,
+    ) -> Vec<&Arc<Object>> {
+        self.store.services_selecting(namespace, labels)
     }
 }
 

@@ -628,6 +628,25 @@ impl ObjectView for Informer {
     fn list_prefix(&self, kind: Kind, namespace: &str, prefix: &str) -> Vec<&Arc<Object>> {
         self.cache.list_prefix(kind, namespace, prefix)
     }
+    fn list_labelled(
+        &self,
+        kind: Kind,
+        namespace: &str,
+        key: &str,
+        value: &str,
+    ) -> Vec<&Arc<Object>> {
+        self.cache.list_labelled(kind, namespace, key, value)
+    }
+    fn list_controlled_by(&self, kind: Kind, namespace: &str, uid: &str) -> Vec<&Arc<Object>> {
+        self.cache.list_controlled_by(kind, namespace, uid)
+    }
+    fn services_selecting(
+        &self,
+        namespace: &str,
+        labels: &crate::k8s::objects::StringMap,
+    ) -> Vec<&Arc<Object>> {
+        self.cache.services_selecting(namespace, labels)
+    }
 }
 
 #[cfg(test)]

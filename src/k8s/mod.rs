@@ -2,7 +2,7 @@
 //!
 //! Owns: object types ([`objects`]), label selectors ([`selector`]), the wire vocabulary
 //! ([`api`]), one API server per cluster ([`apiserver`]), the client side ([`informer`],
-//! [`workqueue`]), the controllers of kube-controller-manager and a kubelet-lite
+//! [`workqueue`]), a copy-on-write list object versions share ([`shared_list`]), the controllers of kube-controller-manager and a kubelet-lite
 //! ([`controllers`]), a CoreDNS model ([`dns`]), manifest loading and dumping ([`manifest`]) and
 //! a synchronous single-cluster harness for tests ([`testing`]).
 //!
@@ -19,6 +19,7 @@ pub mod informer;
 pub mod manifest;
 pub mod objects;
 pub mod selector;
+pub mod shared_list;
 pub mod store;
 pub mod testing;
 pub mod validation;

@@ -9,6 +9,7 @@
 //! only by `apiserver.rs`); no clocks, no randomness, no `HashMap`.
 
 use super::selector::LabelSelector;
+use super::shared_list::SharedList;
 use crate::sim::SimTime;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -1082,10 +1083,12 @@ pub struct LinkServiceStatus {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkStatus {
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub mirror_services: Vec<LinkServiceStatus>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub federated_services: Vec<LinkServiceStatus>,
+    /// One entry per mirrored Service: shared between the Link's versions (written once per
+    /// mirrored Service, so a deep copy per write would make mirroring quadratic).
+    #[serde(default, skip_serializing_if = "SharedList::is_empty")]
+    pub mirror_services: SharedList<LinkServiceStatus>,
+    #[serde(default, skip_serializing_if = "SharedList::is_empty")]
+    pub federated_services: SharedList<LinkServiceStatus>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]

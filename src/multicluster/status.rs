@@ -2,16 +2,17 @@
 //! `status.federatedServices`, each holding exactly one `Mirrored` condition that is replaced
 //! on every write; entries are removed on unexport/leave.
 //!
-//! Owns: building conditions and the GET Link + JSON merge-patch of `status` through the
-//! status subresource. Inputs: the handler env. Outputs: two API calls per write; failures are
+//! Owns: building conditions and the GET Link + merge patch of one `status` list through the
+//! status subresource (sent as [`Request::PatchLinkStatus`], the patch's effect on the list, so
+//! a write costs the same whatever the number of mirrored services). Inputs: the handler env. Outputs: two API calls per write; failures are
 //! only logged ("Failed to update link status"). Must not touch: mirror objects. The local
 //! mirror (empty target cluster name) never writes status.
 
 use super::config::LinkConfig;
 use super::env::HandlerEnv;
 use super::names::STATUS_CONTROLLER_NAME;
-use crate::k8s::api::Subresource;
-use crate::k8s::objects::{Kind, LinkCondition, LinkServiceStatus, ObjectKey, TypedRef, rfc3339};
+use crate::k8s::api::LinkStatusSection;
+use crate::k8s::objects::{Kind, LinkCondition, ObjectKey, TypedRef, rfc3339};
 use crate::k8s::{Request, Response};
 use crate::sim::SimTime;
 
@@ -22,10 +23,10 @@ pub(super) enum Section {
 }
 
 impl Section {
-    fn field(self) -> &'static str {
+    fn list(self) -> LinkStatusSection {
         match self {
-            Section::Mirror => "mirrorServices",
-            Section::Federated => "federatedServices",
+            Section::Mirror => LinkStatusSection::MirrorServices,
+            Section::Federated => LinkStatusSection::FederatedServices,
         }
     }
 }
@@ -130,16 +131,14 @@ fn write(
         &cfg.link.metadata.name,
     );
     let response = env.api.call(Request::Get { key: key.clone() });
-    let link = match &response {
-        Ok(Response::Object(o)) => match o.as_link() {
-            Some(l) => l,
-            None => {
-                env.log.push(format!(
-                    "error: Failed to update link status: {key} is not a Link"
-                ));
-                return;
-            }
-        },
+    match &response {
+        Ok(Response::Object(o)) if o.as_link().is_some() => {}
+        Ok(Response::Object(_)) => {
+            env.log.push(format!(
+                "error: Failed to update link status: {key} is not a Link"
+            ));
+            return;
+        }
         Ok(other) => {
             env.log.push(format!(
                 "error: Failed to update link status: unexpected response {other:?}"
@@ -153,60 +152,16 @@ fn write(
             ));
             return;
         }
-    };
-    let current = match section {
-        Section::Mirror => &link.status.mirror_services,
-        Section::Federated => &link.status.federated_services,
-    };
-    let is_entry = |s: &LinkServiceStatus| {
-        s.remote_ref.name == remote_name && s.remote_ref.namespace == namespace
-    };
-    // The new list, borrowing every entry it keeps unchanged (the list holds every mirrored
-    // service, so this runs once per mirrored service and must not copy them all).
-    let replaced: Vec<LinkServiceStatus> = match &cond {
-        Some(cond) => current
-            .iter()
-            .filter(|s| is_entry(s))
-            .map(|s| LinkServiceStatus {
-                conditions: vec![cond.clone()],
-                ..s.clone()
-            })
-            .collect(),
-        None => Vec::new(),
-    };
-    let added = match cond {
-        Some(cond) if replaced.is_empty() => Some(LinkServiceStatus {
-            controller_name: STATUS_CONTROLLER_NAME.to_string(),
-            remote_ref: service_ref(namespace, remote_name),
-            conditions: vec![cond],
-        }),
-        _ => None,
-    };
-    let mut entries: Vec<&LinkServiceStatus> = Vec::with_capacity(current.len() + 1);
-    let mut replacements = replaced.iter();
-    for s in current {
-        if !is_entry(s) {
-            entries.push(s);
-        } else if let Some(r) = replacements.next() {
-            entries.push(r);
-        }
     }
-    entries.extend(added.as_ref());
-    let list = match serde_json::to_value(&entries) {
-        Ok(v) => v,
-        Err(e) => {
-            env.log
-                .push(format!("error: Failed to update link status: {e}"));
-            return;
-        }
-    };
-    let mut status = serde_json::Map::new();
-    status.insert(section.field().to_string(), list);
-    let patch = serde_json::json!({ "status": serde_json::Value::Object(status) });
-    if let Err(st) = env.api.call(Request::Patch {
+    // The merge patch of the whole list (this Service's entries replaced or removed, or one
+    // appended), sent as its effect on the list: the GET above is at the revision it applies to.
+    if let Err(st) = env.api.call(Request::PatchLinkStatus {
         key,
-        subresource: Subresource::Status,
-        patch,
+        section: section.list(),
+        namespace: namespace.to_string(),
+        name: remote_name.to_string(),
+        controller_name: STATUS_CONTROLLER_NAME.to_string(),
+        condition: cond,
     }) {
         env.log.push(format!(
             "error: Failed to update link status: {}",

@@ -70,6 +70,8 @@ pub struct ControllerManager {
     tick_armed: Option<SimTime>,
     synced: bool,
     own: OwnWrites,
+    /// The garbage collector's indexes and the objects its next pass looks at.
+    gc: gc::Gc,
     endpoints_config: endpoints::EndpointsConfig,
     slice_config: endpointslice::EndpointSliceConfig,
     mirroring_config: mirroring::MirroringConfig,
@@ -90,6 +92,7 @@ impl ControllerManager {
             tick_armed: None,
             synced: false,
             own: OwnWrites::default(),
+            gc: gc::Gc::new(),
             endpoints_config: endpoints::EndpointsConfig::default(),
             slice_config: endpointslice::EndpointSliceConfig::default(),
             mirroring_config: mirroring::MirroringConfig::default(),
@@ -126,19 +129,17 @@ impl ControllerManager {
     }
 
     fn view(&self) -> MultiView<'_> {
-        MultiView::new(
-            self.client
-                .informers()
-                .iter()
-                .map(|i| i.store() as &dyn ObjectView)
-                .collect(),
-        )
+        informer_view(&self.client)
     }
 
     fn absorb(&mut self, env: &mut Env<'_, '_>, out: Vec<ClientOutput>) {
         for o in out {
             if let ClientOutput::Delta { delta, .. } = o {
                 self.own.observe(&delta);
+                if let Some(key) = delta_key(&delta) {
+                    let informers = informer_view(&self.client);
+                    self.gc.touch(&self.own.over(&informers), &key);
+                }
                 self.on_delta(&delta);
             }
         }
@@ -248,7 +249,7 @@ impl ControllerManager {
         let dirty = std::mem::take(&mut self.dirty);
         let mut work: Vec<(Request, Retry)> = Vec::new();
         {
-            let informers = self.view();
+            let informers = informer_view(&self.client);
             let view = self.own.over(&informers);
             for (ns, name) in &dirty.endpoints {
                 let reqs = endpoints::sync_service(&view, ns, name, &self.endpoints_config);
@@ -290,14 +291,20 @@ impl ControllerManager {
                 work.extend(reqs.into_iter().map(|r| (r, Retry::Namespace(ns.clone()))));
             }
             if dirty.gc {
-                work.extend(gc::sync(&view).into_iter().map(|r| (r, Retry::Gc)));
+                work.extend(self.gc.sync(&view).into_iter().map(|r| (r, Retry::Gc)));
             }
         }
         let mut retry = false;
         for (req, key) in work {
             self.writes += 1;
             match env.api_call(req) {
-                Ok(response) => self.own.record(&response),
+                Ok(response) => {
+                    self.own.record(&response);
+                    if let Some(o) = response.object() {
+                        let informers = informer_view(&self.client);
+                        self.gc.touch(&self.own.over(&informers), &o.key());
+                    }
+                }
                 // Already done by someone else (or gone): the next event recomputes.
                 Err(s) if s.is_not_found() => {}
                 Err(_) => {
@@ -317,6 +324,26 @@ impl ControllerManager {
         self.client.stop(env);
         *self = ControllerManager::new(api_server);
         self.start(env);
+    }
+}
+
+/// Every informer cache read as one view.
+fn informer_view(client: &ApiClient) -> MultiView<'_> {
+    MultiView::new(
+        client
+            .informers()
+            .iter()
+            .map(|i| i.store() as &dyn ObjectView)
+            .collect(),
+    )
+}
+
+/// The object a delta is about.
+fn delta_key(delta: &Delta) -> Option<crate::k8s::ObjectKey> {
+    match delta {
+        Delta::Added(o) | Delta::Updated { new: o, .. } => Some(o.key()),
+        Delta::Deleted(d) => Some(d.object().key()),
+        Delta::Synced => None,
     }
 }
 

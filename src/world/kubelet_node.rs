@@ -11,7 +11,7 @@ use super::mesh_server::MeshServer;
 use super::msg::{Msg, Timer};
 use super::overlay::OwnWrites;
 use super::transport::ConnEvent;
-use crate::k8s::controllers::kubelet::{self, KubeletConfig};
+use crate::k8s::controllers::kubelet::{self, Kubelet, KubeletConfig};
 use crate::k8s::informer::{Delta, Informer, InformerConfig};
 use crate::k8s::objects::Pod;
 use crate::k8s::{Kind, ObjectKey};
@@ -40,6 +40,8 @@ pub struct KubeletNode {
     config: KubeletConfig,
     tick_armed: Option<SimTime>,
     own: OwnWrites,
+    /// Which pods the next pass looks at, wake-ups and pod IPs in use.
+    kubelet: Kubelet,
     pub mesh: MeshServer,
     by_ip: BTreeMap<String, ObjectKey>,
     /// Pods whose container was killed (not serving even if the API still says Ready).
@@ -69,6 +71,7 @@ impl KubeletNode {
             config,
             tick_armed: None,
             own: OwnWrites::default(),
+            kubelet: Kubelet::new(),
             mesh: MeshServer::default(),
             by_ip: BTreeMap::new(),
             killed: BTreeSet::new(),
@@ -91,6 +94,10 @@ impl KubeletNode {
             };
             changed = true;
             self.own.observe(&delta);
+            if let Some(key) = delta_key(&delta) {
+                let view = self.own.over(self.client.informer(0).store());
+                self.kubelet.touch(&view, &key, &self.config);
+            }
             match &delta {
                 Delta::Added(o) | Delta::Updated { new: o, .. } => {
                     if let Some(p) = o.as_pod()
@@ -132,11 +139,17 @@ impl KubeletNode {
             Timer::KubeletTick if self.tick_armed.is_some_and(|t| t <= env.now()) => {
                 self.tick_armed = None;
                 let view = self.own.over(self.client.informer(0).store());
-                let output = kubelet::sync(&view, env.now(), &self.config);
+                let output = self.kubelet.sync(&view, env.now(), &self.config);
                 let mut failed = false;
                 for req in output.requests {
                     match env.api_call(req) {
-                        Ok(response) => self.own.record(&response),
+                        Ok(response) => {
+                            self.own.record(&response);
+                            if let Some(o) = response.object() {
+                                let view = self.own.over(self.client.informer(0).store());
+                                self.kubelet.touch(&view, &o.key(), &self.config);
+                            }
+                        }
                         // A conflict means the cache was stale; the resulting event re-runs us.
                         Err(s) if s.is_conflict() || s.is_not_found() => {}
                         // The API server is away: the status manager tries again at its next
@@ -264,6 +277,15 @@ impl KubeletNode {
         );
         std::mem::swap(self, &mut fresh);
         self.start(env);
+    }
+}
+
+/// The object a delta is about.
+fn delta_key(delta: &Delta) -> Option<ObjectKey> {
+    match delta {
+        Delta::Added(o) | Delta::Updated { new: o, .. } => Some(o.key()),
+        Delta::Deleted(d) => Some(d.object().key()),
+        Delta::Synced => None,
     }
 }
 

@@ -68,7 +68,7 @@ pub struct MeshEndpoint {
     pub pod: Option<String>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ResolveTarget {
     /// A ClusterIP (or pod IP) and port, as a client proxy sees its outbound connection.
     Ip { ip: String, port: u16 },
@@ -143,6 +143,10 @@ pub struct Lookup {
     by_cluster_ip: BTreeMap<String, ObjectKey>,
     /// Pod IP → Pod key.
     by_pod_ip: BTreeMap<String, ObjectKey>,
+    /// Answers given since any client (local or in the cluster store) last took an event: a
+    /// resolve is a pure function of the caches, and traffic asks the same few questions
+    /// between two changes.
+    resolved: BTreeMap<ResolveTarget, Result<Vec<MeshEndpoint>, String>>,
     /// `dns_failure`: drop every query.
     pub failing: bool,
     latency: SimDuration,
@@ -186,6 +190,7 @@ impl Lookup {
             identity,
             by_cluster_ip: BTreeMap::new(),
             by_pod_ip: BTreeMap::new(),
+            resolved: BTreeMap::new(),
             failing: false,
             latency,
             queries: 0,
@@ -208,6 +213,9 @@ impl Lookup {
     }
 
     pub fn on_conn(&mut self, env: &mut Env<'_, '_>, event: ConnEvent) {
+        // Any event a client takes may change a cache (a held delta is already in the store),
+        // local or remote: the answers given so far are void.
+        self.resolved.clear();
         let conn = conn_of(&event);
         if let Some(remote) = self.remotes.values_mut().find(|r| r.client.owns(conn)) {
             // Remote caches are read at resolve time; nothing to index.
@@ -220,6 +228,7 @@ impl Lookup {
     }
 
     pub fn on_timer(&mut self, env: &mut Env<'_, '_>, timer: Timer) {
+        self.resolved.clear();
         match timer {
             Timer::Client { slot: 0, timer } => {
                 let mut out = Vec::new();
@@ -405,7 +414,16 @@ impl Lookup {
                 );
             }
             LookupMsg::Resolve { id, from, target } => {
-                let result = self.resolve(&target);
+                let result = match self.resolved.get(&target) {
+                    Some(r) => r.clone(),
+                    None => {
+                        let r = self.resolve(&target);
+                        if self.client.all_synced() {
+                            self.resolved.insert(target, r.clone());
+                        }
+                        r
+                    }
+                };
                 env.ctx.send(
                     from,
                     Msg::Lookup(LookupMsg::Resolved { id, result }),

@@ -160,7 +160,9 @@ impl LocalApi for WorldApi<'_, '_, '_> {
         let cluster = self.env.cluster;
         let target = match &req {
             Request::Update { object } | Request::UpdateStatus { object } => Some(object.key()),
-            Request::Patch { key, .. } | Request::Delete { key, .. } => Some(key.clone()),
+            Request::Patch { key, .. }
+            | Request::PatchLinkStatus { key, .. }
+            | Request::Delete { key, .. } => Some(key.clone()),
             _ => None,
         };
         // Judge ownership on the state before the write; Endpoints by the Service they belong to.
@@ -349,7 +351,7 @@ fn req_op(req: &Request) -> &'static str {
         Request::Create { .. } => "create",
         Request::Update { .. } => "update",
         Request::UpdateStatus { .. } => "update-status",
-        Request::Patch { .. } => "patch",
+        Request::Patch { .. } | Request::PatchLinkStatus { .. } => "patch",
         Request::Delete { .. } => "delete",
         Request::Finalize { .. } => "finalize",
         Request::Get { .. } | Request::List { .. } | Request::Version => "read",

@@ -45,7 +45,7 @@ pub fn sync_deployment(view: &dyn ObjectView, namespace: &str, name: &str) -> Ve
         return vec![];
     }
     let owned: Vec<&Pod> = view
-        .list(Kind::Pod, Some(namespace))
+        .list_controlled_by(Kind::Pod, namespace, &d.metadata.uid)
         .into_iter()
         .filter_map(|o| o.as_pod())
         .filter(|p| {

@@ -118,7 +118,7 @@ pub(crate) fn managed_slices<'a>(
     service: &str,
     managed_by: &str,
 ) -> Vec<&'a EndpointSlice> {
-    view.list(Kind::EndpointSlice, Some(namespace))
+    view.list_labelled(Kind::EndpointSlice, namespace, LABEL_SERVICE_NAME, service)
         .into_iter()
         .filter_map(|o| o.as_endpoint_slice())
         .filter(|s| {

@@ -95,34 +95,29 @@ pub fn pod_ref(pod: &Pod) -> ObjectReference {
 
 /// Pods in the Service's namespace selected by its (non-empty) selector, in name order.
 pub fn selected_pods<'a>(view: &'a dyn ObjectView, svc: &Service) -> Vec<&'a Pod> {
-    if svc.spec.selector.is_empty() {
+    // Every selected pod carries the selector's first pair: look those up in the label index.
+    let Some((key, value)) = svc.spec.selector.iter().next() else {
         return vec![];
-    }
-    view.list(super::objects::Kind::Pod, Some(&svc.metadata.namespace))
-        .into_iter()
-        .filter_map(|o| o.as_pod())
-        .filter(|p| {
-            svc.spec
-                .selector
-                .iter()
-                .all(|(k, v)| p.metadata.labels.get(k) == Some(v))
-        })
-        .collect()
+    };
+    view.list_labelled(
+        super::objects::Kind::Pod,
+        &svc.metadata.namespace,
+        key,
+        value,
+    )
+    .into_iter()
+    .filter_map(|o| o.as_pod())
+    .filter(|p| {
+        svc.spec
+            .selector
+            .iter()
+            .all(|(k, v)| p.metadata.labels.get(k) == Some(v))
+    })
+    .collect()
 }
 
 /// Services in the pod's namespace whose selector matches it (the endpoints controllers'
 /// `getPodServiceMemberships`).
 pub fn services_for_pod<'a>(view: &'a dyn ObjectView, pod: &Pod) -> Vec<&'a Arc<Object>> {
-    view.list(super::objects::Kind::Service, Some(&pod.metadata.namespace))
-        .into_iter()
-        .filter(|o| {
-            o.as_service().is_some_and(|s| {
-                !s.spec.selector.is_empty()
-                    && s.spec
-                        .selector
-                        .iter()
-                        .all(|(k, v)| pod.metadata.labels.get(k) == Some(v))
-            })
-        })
-        .collect()
+    view.services_selecting(&pod.metadata.namespace, &pod.metadata.labels)
 }

@@ -70,7 +70,7 @@ pub fn sync_statefulset(view: &dyn ObjectView, namespace: &str, name: &str) -> V
     let prefix = format!("{name}-");
     let mut pods: BTreeMap<u32, &Pod> = BTreeMap::new();
     for p in view
-        .list(Kind::Pod, Some(namespace))
+        .list_controlled_by(Kind::Pod, namespace, &set.metadata.uid)
         .into_iter()
         .filter_map(|o| o.as_pod())
     {
