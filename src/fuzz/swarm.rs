@@ -5,7 +5,10 @@
 //!
 //! Faults respect the scenario's promise: every swarm fault heals before the liveness window
 //! (the last scenario fault's heal plus the quiet period), so the convergence and availability
-//! checks judge a world that had the chance to recover.
+//! checks judge a world that had the chance to recover; and no swarm fault takes away the API
+//! server a scripted action is applied through at that moment (the script is `kubectl`: with
+//! its API server gone the action would simply not happen, and the case would judge another
+//! scenario than the one written).
 
 use crate::scenario::{FaultKind, FaultSpec, PartitionMode, Scenario};
 use crate::sim::{Prng, Ratio, SimDuration};
@@ -35,6 +38,23 @@ pub fn needs_resync(base: &Scenario, kind: &FaultKind) -> bool {
         }
         _ => false,
     }
+}
+
+/// Whether `fault`, active from `at` for `duration`, would make a scripted action fail: its
+/// cluster's API server is away (one second of margin either side for in-flight calls).
+fn voids_an_action(
+    base: &Scenario,
+    fault: &FaultKind,
+    at: SimDuration,
+    duration: SimDuration,
+) -> bool {
+    let (FaultKind::ApiServerDown(c) | FaultKind::ClusterDown(c)) = fault else {
+        return false;
+    };
+    let margin = SimDuration::from_secs(1);
+    base.actions
+        .iter()
+        .any(|a| a.cluster == *c && a.at + margin >= at && a.at <= at + duration + margin)
 }
 
 pub fn draw(base: &Scenario, seed: u64) -> Vec<FaultSpec> {
@@ -117,6 +137,9 @@ pub fn draw(base: &Scenario, seed: u64) -> Vec<FaultSpec> {
             },
             _ => continue,
         };
+        if voids_an_action(base, &fault, at, duration) {
+            continue;
+        }
         out.push(FaultSpec {
             at,
             duration: Some(duration),
@@ -124,4 +147,63 @@ pub fn draw(base: &Scenario, seed: u64) -> Vec<FaultSpec> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::{Registry, load_str};
+
+    /// A scripted action at 60 s in west: across many seeds the swarm draws API-server and
+    /// cluster outages of west, but none that is active at 60 s.
+    #[test]
+    fn no_swarm_fault_takes_away_the_api_server_of_a_scripted_action() {
+        let text = r#"
+[sim]
+name = "x"
+duration = "5m"
+quiet_period = "1m"
+[[cluster]]
+name = "west"
+[[cluster]]
+name = "east"
+[[link]]
+from = "west"
+to = "east"
+[[service]]
+cluster = "east"
+name = "web"
+ports = [{ name = "http", port = 80 }]
+[[action]]
+at = "60s"
+cluster = "west"
+create_namespace = "shop"
+[fuzz]
+faults = ["api_server_down", "cluster_down"]
+"#;
+        let base = load_str("x.toml", text, Registry::global()).unwrap();
+        let action = SimDuration::from_secs(60);
+        let mut west_outages = 0;
+        for seed in 0..2000 {
+            for f in draw(&base, seed) {
+                let (FaultKind::ApiServerDown(c) | FaultKind::ClusterDown(c)) = &f.kind else {
+                    continue;
+                };
+                if c != "west" {
+                    continue;
+                }
+                west_outages += 1;
+                let end = f.at + f.duration.unwrap_or(SimDuration::ZERO);
+                assert!(
+                    action + SimDuration::from_secs(1) < f.at
+                        || end + SimDuration::from_secs(1) < action,
+                    "seed {seed}: {f:?} covers the action at 60s"
+                );
+            }
+        }
+        assert!(
+            west_outages > 100,
+            "only {west_outages} outages of west drawn"
+        );
+    }
 }

@@ -60,6 +60,13 @@ pub enum ClientOutput {
         informer: usize,
         delta: Delta,
     },
+    /// The informer's cache changed at `key` but its delta is held for later delivery
+    /// (exploration): the store already shows the change, the handlers have not seen it. Only
+    /// components that read whole caches care (they must see what a full pass would see).
+    Cached {
+        informer: usize,
+        key: crate::k8s::ObjectKey,
+    },
     Response {
         tag: u64,
         result: Result<Response, Status>,
@@ -289,7 +296,15 @@ impl ApiClient {
         delta: Delta,
         out: &mut Vec<ClientOutput>,
     ) {
+        let cached = |delta: &Delta| match delta {
+            Delta::Added(o) | Delta::Updated { new: o, .. } => Some(o.key()),
+            Delta::Deleted(d) => Some(d.object().key()),
+            Delta::Synced => None,
+        };
         if let Some(q) = self.held.get_mut(&informer) {
+            if let Some(key) = cached(&delta) {
+                out.push(ClientOutput::Cached { informer, key });
+            }
             q.push_back(delta);
             return;
         }
@@ -297,6 +312,9 @@ impl ApiClient {
         if delay.is_zero() {
             out.push(ClientOutput::Delta { informer, delta });
             return;
+        }
+        if let Some(key) = cached(&delta) {
+            out.push(ClientOutput::Cached { informer, key });
         }
         self.held.insert(informer, VecDeque::from([delta]));
         let t = Timer::Client {

@@ -134,6 +134,12 @@ impl ControllerManager {
 
     fn absorb(&mut self, env: &mut Env<'_, '_>, out: Vec<ClientOutput>) {
         for o in out {
+            // A change in a cache whose delta is held: the incremental GC looks at it as the
+            // full pass reading the caches would.
+            if let ClientOutput::Cached { key, .. } = &o {
+                let informers = informer_view(&self.client);
+                self.gc.touch(&self.own.over(&informers), key);
+            }
             if let ClientOutput::Delta { delta, .. } = o {
                 self.own.observe(&delta);
                 if let Some(key) = delta_key(&delta) {

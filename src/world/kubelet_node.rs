@@ -89,8 +89,16 @@ impl KubeletNode {
     fn absorb(&mut self, env: &mut Env<'_, '_>, out: Vec<ClientOutput>) {
         let mut changed = false;
         for o in out {
-            let ClientOutput::Delta { delta, .. } = o else {
-                continue;
+            let delta = match o {
+                ClientOutput::Delta { delta, .. } => delta,
+                // The cache shows a change its handler has not seen: the incremental kubelet
+                // must look at that pod as the full pass reading the cache would.
+                ClientOutput::Cached { key, .. } => {
+                    let view = self.own.over(self.client.informer(0).store());
+                    self.kubelet.touch(&view, &key, &self.config);
+                    continue;
+                }
+                ClientOutput::Response { .. } => continue,
             };
             changed = true;
             self.own.observe(&delta);

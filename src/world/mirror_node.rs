@@ -144,13 +144,16 @@ struct WorldApi<'e, 'a, 'b> {
     calls: u32,
 }
 
-/// Whether the mirror owns an object it is about to change (spec §5.2 labels).
+/// Whether the mirror owns an object it is about to change (spec §5.2 labels). The probe
+/// Endpoints carry only `mirror.linkerd.io/cluster-name`: an `unlink` may delete the probe
+/// Service before the controller has seen its Link go, and the Endpoints are then judged alone.
 fn owned(o: &Object) -> bool {
     let l = &o.meta().labels;
     l.get("mirror.linkerd.io/mirrored-service")
         .map(String::as_str)
         == Some("true")
         || l.contains_key("mirror.linkerd.io/mirrored-gateway")
+        || (o.kind() == Kind::Endpoints && l.contains_key("mirror.linkerd.io/cluster-name"))
         || o.kind() == Kind::Link
 }
 
@@ -687,6 +690,8 @@ impl MirrorNode {
                         }
                     }
                 }
+                // Handlers only learn of changes through deltas, as client-go's do.
+                ClientOutput::Cached { .. } => {}
                 ClientOutput::Delta { informer, delta } => {
                     // Before the watcher runs, deltas only fill the caches (replayed at start).
                     if let Phase::Running(r) = &mut self.phase {
@@ -1204,4 +1209,37 @@ fn report_export_change(env: &mut Env<'_, '_>, link_name: &str, link: &Link, del
         name: obj.name().to_string(),
         exported: now_exported,
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::k8s::objects::{Endpoints, Service};
+
+    #[test]
+    fn the_mirror_owns_its_mirrors_and_probe_endpoints_and_nothing_else() {
+        let mut probe = Endpoints::new("linkerd-multicluster", "probe-east");
+        probe
+            .metadata
+            .labels
+            .insert("mirror.linkerd.io/cluster-name".into(), "east".into());
+        assert!(owned(&Object::Endpoints(probe)));
+        let mut mirror = Service::new("default", "web-east");
+        mirror
+            .metadata
+            .labels
+            .insert("mirror.linkerd.io/mirrored-service".into(), "true".into());
+        assert!(owned(&Object::Service(mirror)));
+        // A user's Service of the same name, or one that merely names the cluster, is not.
+        assert!(!owned(&Object::Service(Service::new(
+            "default", "web-east"
+        ))));
+        let mut labelled = Service::new("default", "web-east");
+        labelled
+            .metadata
+            .labels
+            .insert("mirror.linkerd.io/cluster-name".into(), "east".into());
+        assert!(!owned(&Object::Service(labelled)));
+        assert!(!owned(&Object::Endpoints(Endpoints::new("default", "web"))));
+    }
 }
