@@ -29,6 +29,9 @@ pub struct RunOptions {
     pub no_checks: bool,
     /// Keep every cluster's objects at the end of the run (for `--dump`).
     pub dump: bool,
+    /// Tests: compare every incremental kubelet and garbage-collector pass with the full pass;
+    /// the report gains a `cross-check.incremental` result.
+    pub cross_check: bool,
 }
 
 /// The objects of one cluster at the end of a run, as Kubernetes YAML and JSON lists.
@@ -82,6 +85,9 @@ fn setup(
 /// user error reported like a scenario diagnostic).
 pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, String> {
     let (seed, mut kernel, mut world) = setup(&scenario, options)?;
+    if options.cross_check {
+        world.enable_cross_checks();
+    }
     let mut checker = Checker::new(if options.no_checks {
         Vec::new()
     } else {
@@ -120,7 +126,19 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
     }
     let traffic = crate::check::traffic::rows(&world, end);
     let traffic_per_fault = crate::check::traffic::fault_tables(&world, end);
-    let (results, convergence) = checker.finish(&world, end);
+    let (mut results, convergence) = checker.finish(&world, end);
+    if options.cross_check {
+        let mismatches = world.cross_check_mismatches();
+        results.push(crate::check::CheckResult {
+            name: "cross-check.incremental".into(),
+            passed: mismatches.is_empty(),
+            detail: match mismatches.first() {
+                None => "every incremental kubelet and GC pass matched the full pass".into(),
+                Some(first) => format!("{} mismatching pass(es); first: {first}", mismatches.len()),
+            },
+            first_violation: None,
+        });
+    }
     let report = Report {
         scenario: scenario.name.clone(),
         source: scenario.source.clone(),

@@ -77,6 +77,9 @@ pub struct ControllerManager {
     mirroring_config: mirroring::MirroringConfig,
     pub writes: u64,
     pub failed_writes: u64,
+    /// Tests: compare every incremental GC pass with the full reference pass over the same view
+    /// (`None`: off); mismatches are listed here.
+    pub cross_check: Option<Vec<String>>,
 }
 
 impl ControllerManager {
@@ -98,6 +101,7 @@ impl ControllerManager {
             mirroring_config: mirroring::MirroringConfig::default(),
             writes: 0,
             failed_writes: 0,
+            cross_check: None,
         }
     }
 
@@ -297,7 +301,19 @@ impl ControllerManager {
                 work.extend(reqs.into_iter().map(|r| (r, Retry::Namespace(ns.clone()))));
             }
             if dirty.gc {
-                work.extend(self.gc.sync(&view).into_iter().map(|r| (r, Retry::Gc)));
+                let reference = self.cross_check.is_some().then(|| gc::sync(&view));
+                let requests = self.gc.sync(&view);
+                if let (Some(reference), Some(mismatches)) = (reference, &mut self.cross_check)
+                    && reference != requests
+                {
+                    mismatches.push(format!(
+                        "garbage collector at {}: incremental pass sent {} request(s), the full pass {}",
+                        env.now(),
+                        requests.len(),
+                        reference.len()
+                    ));
+                }
+                work.extend(requests.into_iter().map(|r| (r, Retry::Gc)));
             }
         }
         let mut retry = false;

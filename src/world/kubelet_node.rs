@@ -48,6 +48,9 @@ pub struct KubeletNode {
     killed: BTreeSet<(String, String)>,
     latency: SimDuration,
     pub served: u64,
+    /// Tests: compare every incremental pass with the full reference pass over the same view
+    /// (`None`: off); mismatches are listed here.
+    pub cross_check: Option<Vec<String>>,
 }
 
 impl KubeletNode {
@@ -77,6 +80,7 @@ impl KubeletNode {
             killed: BTreeSet::new(),
             latency,
             served: 0,
+            cross_check: None,
         }
     }
 
@@ -147,7 +151,22 @@ impl KubeletNode {
             Timer::KubeletTick if self.tick_armed.is_some_and(|t| t <= env.now()) => {
                 self.tick_armed = None;
                 let view = self.own.over(self.client.informer(0).store());
+                let reference = self
+                    .cross_check
+                    .is_some()
+                    .then(|| kubelet::sync(&view, env.now(), &self.config).requests);
                 let output = self.kubelet.sync(&view, env.now(), &self.config);
+                if let (Some(reference), Some(mismatches)) = (reference, &mut self.cross_check)
+                    && reference != output.requests
+                {
+                    mismatches.push(format!(
+                        "{} kubelet at {}: incremental pass sent {} request(s), the full pass {}",
+                        self.cluster_name,
+                        env.now(),
+                        output.requests.len(),
+                        reference.len()
+                    ));
+                }
                 let mut failed = false;
                 for req in output.requests {
                     match env.api_call(req) {

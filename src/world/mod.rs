@@ -515,6 +515,30 @@ impl World {
         &self.nodes
     }
 
+    /// Tests: makes the kubelets and controller managers compare each incremental pass with the
+    /// full reference pass (the results do not change; mismatches are collected).
+    pub fn enable_cross_checks(&mut self) {
+        for n in &mut self.nodes {
+            match n {
+                Node::Kubelet(k) => k.cross_check = Some(Vec::new()),
+                Node::Controllers(c) => c.cross_check = Some(Vec::new()),
+                _ => {}
+            }
+        }
+    }
+
+    /// What the cross checks found: one line per mismatching pass.
+    pub fn cross_check_mismatches(&self) -> Vec<String> {
+        self.nodes
+            .iter()
+            .flat_map(|n| match n {
+                Node::Kubelet(k) => k.cross_check.clone().unwrap_or_default(),
+                Node::Controllers(c) => c.cross_check.clone().unwrap_or_default(),
+                _ => Vec::new(),
+            })
+            .collect()
+    }
+
     /// The destination controller of cluster `ci`.
     pub fn destination(&self, ci: usize) -> Option<&Lookup> {
         match &self.nodes[self.clusters.get(ci)?.destination.index()] {
