@@ -529,7 +529,14 @@ fn summary_text(summary: &crate::fuzz::Summary, out: Option<&Path>) -> String {
         if let Some(sh) = &s.shrunk {
             text.push_str(&format!(
                 "       shrunk in {} runs to {} fault(s), {} decision(s), {} service(s), {} flow(s), {} action(s), failing {}: mcsim run {}\n",
-                sh.runs, sh.faults, sh.decisions, sh.services, sh.traffic, sh.actions, sh.check, sh.file
+                sh.runs,
+                sh.size.faults,
+                sh.size.decisions,
+                sh.size.services,
+                sh.size.traffic,
+                sh.size.actions,
+                sh.check,
+                sh.file
             ));
         }
     }

@@ -141,13 +141,14 @@ fn a_failing_case_shrinks_to_a_small_standalone_scenario() {
     let text = std::fs::read_to_string("tests/fuzz/export-race.toml").unwrap();
     let shrunk = fuzz::shrink::shrink(&broken, &text, &replay, 500).unwrap();
     assert_eq!(shrunk.failing, ["convergence"]);
-    let events = shrunk.faults + shrunk.decisions + shrunk.actions;
+    let size = shrunk.size;
+    let events = size.faults + size.decisions + size.actions;
     assert!(
         events <= 6,
         "not a handful: {} fault(s), {} decision(s), {} action(s)\n{}",
-        shrunk.faults,
-        shrunk.decisions,
-        shrunk.actions,
+        size.faults,
+        size.decisions,
+        size.actions,
         shrunk.text
     );
     // The file stands alone: a plain run of it fails the same check...

@@ -115,8 +115,7 @@ pub fn namespace_skipped(world: &World, link: &LinkSpec, src: usize, ns: &str) -
 /// The oracle's problems with the mirror of one remote service (empty: exact); `None` when
 /// `link` does not mirror that service.
 pub fn judge_service(world: &World, link: &LinkSpec, remote: &Arc<Object>) -> Option<Vec<String>> {
-    let src = world.cluster_index(&link.from)?;
-    let dst = world.cluster_index(&link.to)?;
+    let (src, dst) = world.link_clusters(link)?;
     let mode = mode_of(link, &selectors(world, link, src), &remote.meta().labels)?;
     let mut out = Vec::new();
     judge(world, link, src, dst, remote, mode, &mut out);
@@ -544,10 +543,7 @@ impl Convergence {
         let mut problems = Vec::new();
         let mut judged = Vec::new();
         for link in &world.scenario.links {
-            let (Some(src), Some(dst)) = (
-                world.cluster_index(&link.from),
-                world.cluster_index(&link.to),
-            ) else {
+            let Some((src, dst)) = world.link_clusters(link) else {
                 continue;
             };
             let target = world.apis[dst].server.store();

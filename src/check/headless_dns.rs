@@ -31,10 +31,7 @@ impl Check for HeadlessDns {
             .iter()
             .filter(|l| l.headless && l.gateway)
         {
-            let (Some(src), Some(dst)) = (
-                world.cluster_index(&link.from),
-                world.cluster_index(&link.to),
-            ) else {
+            let Some((src, dst)) = world.link_clusters(link) else {
                 continue;
             };
             // An unlinked link promises no names (its mirrors are the convergence check's).

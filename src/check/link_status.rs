@@ -12,11 +12,9 @@ use super::convergence::{judge_service, namespace_skipped};
 use super::{Check, CheckResult};
 use crate::k8s::objects::LinkServiceStatus;
 use crate::k8s::store::ObjectView;
-use crate::k8s::{Kind, Object, ObjectKey};
+use crate::k8s::{Kind, ObjectKey};
 use crate::sim::SimTime;
 use crate::world::World;
-
-const CONTROLLER_NAMESPACE: &str = "linkerd-multicluster";
 
 /// What the status entry of one remote service must say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -75,24 +73,14 @@ impl Check for LinkStatus {
         let mut problems = Vec::new();
         let mut judged = 0;
         for link in &world.scenario.links {
-            let (Some(src), Some(dst)) = (
-                world.cluster_index(&link.from),
-                world.cluster_index(&link.to),
-            ) else {
+            let Some((src, dst)) = world.link_clusters(link) else {
                 continue;
             };
             let local = world.apis[src].server.store();
-            let status = match local
-                .get(&ObjectKey::new(
-                    Kind::Link,
-                    CONTROLLER_NAMESPACE,
-                    &link.name,
-                ))
-                .map(|o| o.as_ref())
-            {
-                Some(Object::Link(l)) => l.status.mirror_services.iter().cloned().collect(),
-                _ => Vec::new(),
-            };
+            let status: Vec<_> = world
+                .link(src, &link.name)
+                .map(|l| l.status.mirror_services.iter().cloned().collect())
+                .unwrap_or_default();
             for remote in world.apis[dst].server.store().list(Kind::Service, None) {
                 let Some(oracle) = judge_service(world, link, remote) else {
                     continue;

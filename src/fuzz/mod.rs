@@ -98,11 +98,8 @@ pub struct Signature {
 pub struct ShrunkCase {
     pub file: String,
     pub check: String,
-    pub faults: usize,
-    pub decisions: usize,
-    pub services: usize,
-    pub traffic: usize,
-    pub actions: usize,
+    #[serde(flatten)]
+    pub size: shrink::CaseSize,
     pub runs: usize,
 }
 
@@ -379,11 +376,7 @@ pub fn shrink_signatures(
         sig.shrunk = Some(ShrunkCase {
             file: path.display().to_string(),
             check: shrunk.check,
-            faults: shrunk.faults,
-            decisions: shrunk.decisions,
-            services: shrunk.services,
-            traffic: shrunk.traffic,
-            actions: shrunk.actions,
+            size: shrunk.size,
             runs: shrunk.runs,
         });
     }

@@ -29,13 +29,20 @@ pub struct Shrunk {
     /// The check the shrunk case still fails (the original's first failing check).
     pub check: String,
     pub failing: Vec<String>,
+    pub size: CaseSize,
+    /// Runs spent shrinking.
+    pub runs: usize,
+}
+
+/// What is left in a shrunk case.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CaseSize {
     pub faults: usize,
     pub decisions: usize,
+    /// Services, StatefulSets and Deployments.
     pub services: usize,
     pub traffic: usize,
     pub actions: usize,
-    /// Runs spent shrinking.
-    pub runs: usize,
 }
 
 /// The failing checks of a run and their details with every number replaced by `#`.
@@ -298,6 +305,13 @@ pub fn shrink(
     );
     doc.insert("expect".into(), Value::Table(expect));
     let count = |k: &str| array(&doc, k).len();
+    let size = CaseSize {
+        faults: count("fault"),
+        decisions: decisions.len(),
+        services: count("service") + count("statefulset") + count("deployment"),
+        traffic: count("traffic"),
+        actions: count("action"),
+    };
     let header = format!(
         "Shrunk by `mcsim fuzz` from seed {} ({:?}) of {} in {} runs.\n\
          Fails: {} (first: {check}). Reproduce: mcsim run THIS_FILE\n\
@@ -307,21 +321,17 @@ pub fn shrink(
         replay.scenario,
         s.runs,
         failing_now.join(", "),
-        count("fault"),
-        decisions.len(),
-        count("service") + count("statefulset") + count("deployment"),
-        count("traffic"),
-        count("action"),
+        size.faults,
+        size.decisions,
+        size.services,
+        size.traffic,
+        size.actions,
     );
     Ok(Shrunk {
         text: case_file::render(&doc, &header)?,
         check,
         failing: failing_now,
-        faults: count("fault"),
-        decisions: decisions.len(),
-        services: count("service") + count("statefulset") + count("deployment"),
-        traffic: count("traffic"),
-        actions: count("action"),
+        size,
         runs: s.runs,
     })
 }

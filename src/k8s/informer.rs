@@ -184,6 +184,17 @@ pub enum Delta {
     Synced,
 }
 
+impl Delta {
+    /// The key of the object the delta is about (`None` for `Synced`).
+    pub fn key(&self) -> Option<ObjectKey> {
+        match self {
+            Delta::Added(o) | Delta::Updated { new: o, .. } => Some(o.key()),
+            Delta::Deleted(d) => Some(d.object().key()),
+            Delta::Synced => None,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum InformerEffect {
     SendList(ListRequest),
@@ -615,37 +626,6 @@ impl Informer {
             self.state = ReflectorState::WatchBackoff { rv };
         }
         self.arm_retry(now, rng, out);
-    }
-}
-
-impl ObjectView for Informer {
-    fn get(&self, key: &ObjectKey) -> Option<&Arc<Object>> {
-        self.cache.get(key)
-    }
-    fn list(&self, kind: Kind, namespace: Option<&str>) -> Vec<&Arc<Object>> {
-        self.cache.list(kind, namespace)
-    }
-    fn list_prefix(&self, kind: Kind, namespace: &str, prefix: &str) -> Vec<&Arc<Object>> {
-        self.cache.list_prefix(kind, namespace, prefix)
-    }
-    fn list_labelled(
-        &self,
-        kind: Kind,
-        namespace: &str,
-        key: &str,
-        value: &str,
-    ) -> Vec<&Arc<Object>> {
-        self.cache.list_labelled(kind, namespace, key, value)
-    }
-    fn list_controlled_by(&self, kind: Kind, namespace: &str, uid: &str) -> Vec<&Arc<Object>> {
-        self.cache.list_controlled_by(kind, namespace, uid)
-    }
-    fn services_selecting(
-        &self,
-        namespace: &str,
-        labels: &crate::k8s::objects::StringMap,
-    ) -> Vec<&Arc<Object>> {
-        self.cache.services_selecting(namespace, labels)
     }
 }
 

@@ -296,13 +296,8 @@ impl ApiClient {
         delta: Delta,
         out: &mut Vec<ClientOutput>,
     ) {
-        let cached = |delta: &Delta| match delta {
-            Delta::Added(o) | Delta::Updated { new: o, .. } => Some(o.key()),
-            Delta::Deleted(d) => Some(d.object().key()),
-            Delta::Synced => None,
-        };
         if let Some(q) = self.held.get_mut(&informer) {
-            if let Some(key) = cached(&delta) {
+            if let Some(key) = delta.key() {
                 out.push(ClientOutput::Cached { informer, key });
             }
             q.push_back(delta);
@@ -313,7 +308,7 @@ impl ApiClient {
             out.push(ClientOutput::Delta { informer, delta });
             return;
         }
-        if let Some(key) = cached(&delta) {
+        if let Some(key) = delta.key() {
             out.push(ClientOutput::Cached { informer, key });
         }
         self.held.insert(informer, VecDeque::from([delta]));

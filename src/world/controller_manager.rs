@@ -146,7 +146,7 @@ impl ControllerManager {
             }
             if let ClientOutput::Delta { delta, .. } = o {
                 self.own.observe(&delta);
-                if let Some(key) = delta_key(&delta) {
+                if let Some(key) = delta.key() {
                     let informers = informer_view(&self.client);
                     self.gc.touch(&self.own.over(&informers), &key);
                 }
@@ -358,15 +358,6 @@ fn informer_view(client: &ApiClient) -> MultiView<'_> {
             .map(|i| i.store() as &dyn ObjectView)
             .collect(),
     )
-}
-
-/// The object a delta is about.
-fn delta_key(delta: &Delta) -> Option<crate::k8s::ObjectKey> {
-    match delta {
-        Delta::Added(o) | Delta::Updated { new: o, .. } => Some(o.key()),
-        Delta::Deleted(d) => Some(d.object().key()),
-        Delta::Synced => None,
-    }
 }
 
 enum Retry {

@@ -106,7 +106,7 @@ impl KubeletNode {
             };
             changed = true;
             self.own.observe(&delta);
-            if let Some(key) = delta_key(&delta) {
+            if let Some(key) = delta.key() {
                 let view = self.own.over(self.client.informer(0).store());
                 self.kubelet.touch(&view, &key, &self.config);
             }
@@ -304,15 +304,6 @@ impl KubeletNode {
         );
         std::mem::swap(self, &mut fresh);
         self.start(env);
-    }
-}
-
-/// The object a delta is about.
-fn delta_key(delta: &Delta) -> Option<ObjectKey> {
-    match delta {
-        Delta::Added(o) | Delta::Updated { new: o, .. } => Some(o.key()),
-        Delta::Deleted(d) => Some(d.object().key()),
-        Delta::Synced => None,
     }
 }
 

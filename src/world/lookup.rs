@@ -107,8 +107,8 @@ pub enum LookupRole {
 
 /// One entry of the destination controller's cluster store.
 struct RemoteCluster {
-    /// The Secret it was built from (`namespace/name`); its deletion removes the entry.
-    secret: String,
+    /// The Secret it was built from; its deletion removes the entry.
+    secret: ObjectKey,
     slot: u8,
     client: ApiClient,
     /// The remote cluster domain (`multicluster.linkerd.io/cluster-domain`).
@@ -320,7 +320,7 @@ impl Lookup {
                 self.remotes.insert(
                     cluster,
                     RemoteCluster {
-                        secret: format!("{}/{}", meta.namespace, meta.name),
+                        secret: o.key(),
                         slot,
                         client,
                         domain,
@@ -332,7 +332,7 @@ impl Lookup {
                 );
             }
             Delta::Deleted(d) => {
-                let key = format!("{}/{}", d.object().namespace(), d.object().name());
+                let key = d.object().key();
                 let gone: Vec<String> = self
                     .remotes
                     .iter()

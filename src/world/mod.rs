@@ -133,6 +133,15 @@ pub struct World {
     started: Vec<bool>,
 }
 
+/// The gateway address of the cluster at topology node `node` (what a Link's
+/// `gatewayAddress` names).
+fn gateway_ip(topology: &Topology, node: NodeId) -> String {
+    topology
+        .cluster(node)
+        .map(|c| c.addresses.gateway.to_string())
+        .unwrap_or_default()
+}
+
 fn cidr_of(c: &crate::net::addr::Cidr) -> Option<Ipv4Cidr> {
     Ipv4Cidr::parse(&format!("{}/{}", c.network(), c.prefix_len())).ok()
 }
@@ -183,13 +192,7 @@ impl World {
         let gateway_ips: Vec<String> = built
             .clusters
             .iter()
-            .map(|n| {
-                built
-                    .topology
-                    .cluster(*n)
-                    .map(|c| c.addresses.gateway.to_string())
-                    .unwrap_or_default()
-            })
+            .map(|n| gateway_ip(&built.topology, *n))
             .collect();
         for (ci, spec) in scenario.clusters.iter().enumerate() {
             let addresses = built
@@ -553,6 +556,14 @@ impl World {
         self.scenario.clusters.iter().position(|c| c.name == name)
     }
 
+    /// The (source, target) cluster indexes of a scenario link.
+    pub fn link_clusters(&self, link: &crate::scenario::LinkSpec) -> Option<(usize, usize)> {
+        Some((
+            self.cluster_index(&link.from)?,
+            self.cluster_index(&link.to)?,
+        ))
+    }
+
     fn observe(&mut self, now: SimTime, obs: Observation) {
         self.observations.push((now, obs));
     }
@@ -908,11 +919,7 @@ impl World {
         let Some(target) = self.cluster_index(&spec.to) else {
             return Vec::new();
         };
-        let gateway_ip = self
-            .topology
-            .cluster(self.cluster_nodes[target])
-            .map(|c| c.addresses.gateway.to_string())
-            .unwrap_or_default();
+        let gateway_ip = gateway_ip(&self.topology, self.cluster_nodes[target]);
         let identity = self.identity.gateway_identity(target);
         seed::link_objects(&self.scenario, spec, &gateway_ip, &identity)
             .into_iter()
