@@ -39,38 +39,33 @@ impl Check for Availability {
             .collect();
         for flow in flows(world) {
             let to = target_cluster(&world.scenario, &flow.spec.from, &flow.spec.host);
-            if active
-                .iter()
-                .any(|i| world.scenario.faults[*i].kind.affects_pair(&flow.spec.from, &to))
-            {
+            if active.iter().any(|i| {
+                world.scenario.faults[*i]
+                    .kind
+                    .affects_pair(&flow.spec.from, &to)
+            }) {
                 unhealed += 1;
                 continue;
             }
             // Requests that could still be in flight at the end are not judged.
             let cutoff = SimTime(end.0.saturating_sub(flow.spec.timeout.0));
-            let window: Vec<_> = flow
-                .records
-                .iter()
-                .filter(|r| r.sent >= from && r.sent < cutoff)
-                .collect();
-            if window.is_empty() {
+            if from >= cutoff {
+                continue;
+            }
+            let window = flow.log.window(from, Some(cutoff));
+            if window.sent == 0 {
                 continue;
             }
             judged += 1;
-            let ok = window.iter().filter(|r| r.result.is_ok()).count();
-            let ratio = ok as f64 / window.len() as f64;
+            let ratio = window.ok as f64 / window.sent as f64;
             if ratio < floor {
-                let reason = window
-                    .iter()
-                    .find_map(|r| r.result.as_ref().err())
-                    .cloned()
-                    .unwrap_or_default();
+                let reason = window.first_failure().unwrap_or_default().to_string();
                 problems.push(format!(
                     "{} -> {}: {:.1}% of {} requests after {from} succeeded (first failure: {reason})",
                     flow.spec.from,
                     flow.authority(),
                     ratio * 100.0,
-                    window.len()
+                    window.sent
                 ));
             }
         }
