@@ -121,6 +121,36 @@ pub struct Certificate {
     pub signature: SignatureBytes,
 }
 
+impl crate::sim::hash::Digest for PublicKey {
+    fn digest(&self, h: &mut crate::sim::hash::StableHasher) {
+        h.bytes(&self.0);
+    }
+}
+
+impl crate::sim::hash::Digest for KeyId {
+    fn digest(&self, h: &mut crate::sim::hash::StableHasher) {
+        h.bytes(&self.0);
+    }
+}
+
+impl crate::sim::hash::Digest for SignatureBytes {
+    fn digest(&self, h: &mut crate::sim::hash::StableHasher) {
+        h.bytes(&self.0);
+    }
+}
+
+crate::digest_fields!(Certificate {
+    serial,
+    subject,
+    issuer,
+    issuer_key_id,
+    public_key,
+    not_before,
+    not_after,
+    is_ca,
+    signature,
+});
+
 /// The to-be-signed fields of a certificate, before signing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CertificateTemplate {
@@ -206,6 +236,13 @@ impl Certificate {
 /// stops at the first certificate issued by one of its anchors). Cheap to clone: flights carry it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct CertChain(Arc<[Certificate]>);
+
+/// The certificates, leaf first, as a sequence.
+impl crate::sim::hash::Digest for CertChain {
+    fn digest(&self, h: &mut crate::sim::hash::StableHasher) {
+        h.add(self.certs());
+    }
+}
 
 impl CertChain {
     pub fn new(certs: Vec<Certificate>) -> CertChain {

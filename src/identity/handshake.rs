@@ -94,9 +94,39 @@ impl Flight {
         }
     }
 
-    /// Stable digest of the whole content (see [`crate::sim::hash::StableHasher`]).
+    /// Stable digest of the whole content (see [`crate::sim::hash::Digest`]).
     pub fn digest(&self) -> u64 {
         hash::digest(self)
+    }
+}
+
+/// Tags: ClientHello 0 (client random, server name), ServerFlight 1 (server random, chain,
+/// finished signature), ClientFinished 2 (chain, optional signature), Alert 3 (the reason's
+/// position among the RFC 8446 names declared in [`AlertReason`]).
+impl hash::Digest for Flight {
+    fn digest(&self, h: &mut hash::StableHasher) {
+        match self {
+            Flight::ClientHello(c) => {
+                h.word(0);
+                h.bytes(&c.client_random);
+                h.add(&c.server_name);
+            }
+            Flight::ServerFlight(s) => {
+                h.word(1);
+                h.bytes(&s.server_random);
+                h.add(&s.chain);
+                h.add(&s.finished);
+            }
+            Flight::ClientFinished(c) => {
+                h.word(2);
+                h.add(&c.chain);
+                h.add(&c.finished);
+            }
+            Flight::Alert(a) => {
+                h.word(3);
+                h.word(a.reason as u64);
+            }
+        }
     }
 }
 

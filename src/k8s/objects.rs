@@ -146,6 +146,13 @@ pub enum Kind {
     Link,
 }
 
+/// In a trace digest: the kind's position in the declaration (Namespace 0 ... Link 9).
+impl crate::sim::hash::Digest for Kind {
+    fn digest(&self, h: &mut crate::sim::hash::StableHasher) {
+        h.word(*self as u64);
+    }
+}
+
 impl Kind {
     pub const ALL: [Kind; 10] = [
         Kind::Namespace,

@@ -24,6 +24,12 @@ use std::collections::BinaryHeap;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct ComponentId(pub u32);
 
+impl crate::sim::hash::Digest for ComponentId {
+    fn digest(&self, h: &mut crate::sim::hash::StableHasher) {
+        h.word(u64::from(self.0));
+    }
+}
+
 impl ComponentId {
     pub fn index(self) -> usize {
         self.0 as usize

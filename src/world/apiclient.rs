@@ -32,22 +32,23 @@ pub enum ClientTimer {
     },
 }
 
-impl std::hash::Hash for ClientTimer {
-    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+/// Tags: Informer 1 (index, then Retry 0 / Resync 1, then generation), Limiter 2, Deliver 3.
+impl crate::sim::hash::Digest for ClientTimer {
+    fn digest(&self, h: &mut crate::sim::hash::StableHasher) {
         match self {
             ClientTimer::Informer { index, timer } => {
-                h.write_u8(1);
-                h.write_u16(*index);
-                h.write_u8(match timer.kind {
+                h.word(1);
+                h.add(index);
+                h.word(match timer.kind {
                     crate::k8s::informer::TimerKind::Retry => 0,
                     crate::k8s::informer::TimerKind::Resync => 1,
                 });
-                h.write_u64(timer.generation);
+                h.word(timer.generation);
             }
-            ClientTimer::Limiter => h.write_u8(2),
+            ClientTimer::Limiter => h.word(2),
             ClientTimer::Deliver { index } => {
-                h.write_u8(3);
-                h.write_u16(*index);
+                h.word(3);
+                h.add(index);
             }
         }
     }

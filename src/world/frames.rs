@@ -4,7 +4,6 @@
 
 use crate::k8s::{Object, Request, Response, Status, WatchEvent, WatchRequest};
 use crate::sim::hash::StableHasher;
-use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// One Kubernetes API frame. `id` is chosen by the client and echoed by the server.
@@ -42,38 +41,41 @@ pub enum ApiFrame {
     },
 }
 
+/// An object in a digest: its kind, namespace, name and resourceVersion (what tells two of its
+/// states apart), not its whole content.
 pub fn digest_object(h: &mut StableHasher, o: &Arc<Object>) {
-    o.kind().hash(h);
-    o.namespace().hash(h);
-    o.name().hash(h);
-    o.meta().resource_version.hash(h);
+    h.add(&o.kind());
+    h.add(o.namespace());
+    h.add(o.name());
+    h.add(&o.meta().resource_version);
 }
 
 fn digest_status(h: &mut StableHasher, s: &Status) {
-    h.write_u16(s.code);
-    s.message.hash(h);
+    h.add(&s.code);
+    h.add(&s.message);
 }
 
+/// Tags: Added 1, Modified 2, Deleted 3, Bookmark 4, Error 5.
 fn digest_event(h: &mut StableHasher, e: &WatchEvent) {
     match e {
         WatchEvent::Added(o) => {
-            h.write_u8(1);
+            h.word(1);
             digest_object(h, o);
         }
         WatchEvent::Modified(o) => {
-            h.write_u8(2);
+            h.word(2);
             digest_object(h, o);
         }
         WatchEvent::Deleted(o) => {
-            h.write_u8(3);
+            h.word(3);
             digest_object(h, o);
         }
         WatchEvent::Bookmark(rv) => {
-            h.write_u8(4);
-            h.write_u64(*rv);
+            h.word(4);
+            h.word(*rv);
         }
         WatchEvent::Error(s) => {
-            h.write_u8(5);
+            h.word(5);
             digest_status(h, s);
         }
     }
@@ -92,33 +94,36 @@ impl ApiFrame {
         }
     }
 
+    /// The frame's id, then: a request's description; a response's object (or 0 for none,
+    /// or its error status); a watch's kind, namespace and resourceVersion; the initial events
+    /// of an opened watch (count, then each) or its error; an event.
     pub fn digest_into(&self, h: &mut StableHasher) {
         match self {
             ApiFrame::Request { id, request } => {
-                h.write_u64(*id);
-                request.describe().hash(h);
+                h.word(*id);
+                h.add(&request.describe());
             }
             ApiFrame::Response { id, result } => {
-                h.write_u64(*id);
+                h.word(*id);
                 match result.as_ref() {
                     Ok(r) => match r.object() {
                         Some(o) => digest_object(h, o),
-                        None => h.write_u8(0),
+                        None => h.word(0),
                     },
                     Err(s) => digest_status(h, s),
                 }
             }
             ApiFrame::Watch { id, request } => {
-                h.write_u64(*id);
-                request.kind.hash(h);
-                request.namespace.hash(h);
-                request.resource_version.hash(h);
+                h.word(*id);
+                h.add(&request.kind);
+                h.add(&request.namespace);
+                h.add(&request.resource_version);
             }
             ApiFrame::WatchOpened { id, result } => {
-                h.write_u64(*id);
+                h.word(*id);
                 match result.as_ref() {
                     Ok(events) => {
-                        h.write_u64(events.len() as u64);
+                        h.word(events.len() as u64);
                         for e in events {
                             digest_event(h, e);
                         }
@@ -127,10 +132,10 @@ impl ApiFrame {
                 }
             }
             ApiFrame::Event { id, event } => {
-                h.write_u64(*id);
+                h.word(*id);
                 digest_event(h, event);
             }
-            ApiFrame::WatchEnd { id } | ApiFrame::Cancel { id } => h.write_u64(*id),
+            ApiFrame::WatchEnd { id } | ApiFrame::Cancel { id } => h.word(*id),
         }
     }
 

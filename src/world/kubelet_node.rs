@@ -33,6 +33,26 @@ pub enum PodMsg {
     },
 }
 
+/// Tags: Request 0 (id, from, ip, port), Response 1 (id, result).
+impl crate::sim::hash::Digest for PodMsg {
+    fn digest(&self, h: &mut crate::sim::hash::StableHasher) {
+        match self {
+            PodMsg::Request { id, from, ip, port } => {
+                h.word(0);
+                h.add(id);
+                h.add(from);
+                h.add(ip);
+                h.add(port);
+            }
+            PodMsg::Response { id, result } => {
+                h.word(1);
+                h.add(id);
+                h.add(result);
+            }
+        }
+    }
+}
+
 pub struct KubeletNode {
     cluster: usize,
     cluster_name: String,

@@ -68,6 +68,32 @@ pub struct MeshEndpoint {
     pub pod: Option<String>,
 }
 
+crate::digest_fields!(MeshEndpoint {
+    ip,
+    port,
+    identity,
+    authority,
+    pod
+});
+
+/// Tags: Ip 0 (ip, port), Authority 1 (host, port).
+impl crate::sim::hash::Digest for ResolveTarget {
+    fn digest(&self, h: &mut crate::sim::hash::StableHasher) {
+        match self {
+            ResolveTarget::Ip { ip, port } => {
+                h.word(0);
+                h.add(ip);
+                h.add(port);
+            }
+            ResolveTarget::Authority { host, port } => {
+                h.word(1);
+                h.add(host);
+                h.add(port);
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum ResolveTarget {
     /// A ClusterIP (or pod IP) and port, as a client proxy sees its outbound connection.

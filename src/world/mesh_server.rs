@@ -11,7 +11,6 @@ use super::transport::{ConnEvent, ConnId, Side};
 use crate::identity::{Flight, Outcome, ServerConfig, ServerHandshake, ServerState};
 use crate::sim::hash::StableHasher;
 use std::collections::BTreeMap;
-use std::hash::Hash;
 use std::sync::Arc;
 
 /// HTTP over an established meshed connection.
@@ -42,8 +41,37 @@ impl HttpFrame {
             HttpFrame::Response { .. } => "http-response",
         }
     }
+    /// Tags: Request 0 (id, authority, target ip, port, path), Response 1 (id, status,
+    /// served by, error).
     pub fn digest_into(&self, h: &mut StableHasher) {
-        self.hash(h);
+        match self {
+            HttpFrame::Request {
+                id,
+                authority,
+                target_ip,
+                port,
+                path,
+            } => {
+                h.word(0);
+                h.add(id);
+                h.add(authority);
+                h.add(target_ip);
+                h.add(port);
+                h.add(path);
+            }
+            HttpFrame::Response {
+                id,
+                status,
+                served_by,
+                error,
+            } => {
+                h.word(1);
+                h.add(id);
+                h.add(status);
+                h.add(served_by);
+                h.add(error);
+            }
+        }
     }
     pub fn details(&self) -> serde_json::Value {
         match self {

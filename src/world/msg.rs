@@ -12,7 +12,6 @@ use super::transport::{CloseReason, ConnId, Side};
 use crate::identity::Flight;
 use crate::sim::hash::StableHasher;
 use crate::sim::trace::Message;
-use std::hash::{Hash, Hasher};
 
 /// Index of a fault in the scenario's (sorted) fault list.
 pub type FaultIndex = usize;
@@ -25,6 +24,19 @@ pub enum FaultMsg {
     Heal(FaultIndex),
     /// Scripted workload action `i` happens now.
     Action(usize),
+}
+
+/// Tags: Inject 0, Heal 1, Action 2; then the index.
+impl crate::sim::hash::Digest for FaultMsg {
+    fn digest(&self, h: &mut StableHasher) {
+        let (tag, i) = match self {
+            FaultMsg::Inject(i) => (0, i),
+            FaultMsg::Heal(i) => (1, i),
+            FaultMsg::Action(i) => (2, i),
+        };
+        h.word(tag);
+        h.add(i);
+    }
 }
 
 /// Transport-level messages (see [`super::transport`]); the world intercepts them and hands the
@@ -80,7 +92,7 @@ impl Payload {
     fn digest_into(&self, h: &mut StableHasher) {
         match self {
             Payload::Api(f) => f.digest_into(h),
-            Payload::Tls(f) => h.write_u64(f.digest()),
+            Payload::Tls(f) => h.word(f.digest()),
             Payload::Http(f) => f.digest_into(h),
         }
     }
@@ -130,7 +142,7 @@ impl Payload {
 
 /// Component timers. Each is delivered to the component that armed it; a timer that is stale
 /// when it fires (re-armed or cancelled since) is ignored by its owner.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Timer {
     /// The API server closes watches past their server-side timeout.
     ApiServerExpiry,
@@ -160,6 +172,57 @@ pub enum Timer {
     ProbeTick { generation: u64 },
     /// The probe's HTTP client timeout.
     ProbeTimeout { generation: u64, id: u64 },
+}
+
+/// Tags in declaration order, from 0 (ApiServerExpiry) to 13 (ProbeTimeout), then the fields.
+impl crate::sim::hash::Digest for Timer {
+    fn digest(&self, h: &mut StableHasher) {
+        match self {
+            Timer::ApiServerExpiry => h.word(0),
+            Timer::Client { slot, timer } => {
+                h.word(1);
+                h.add(slot);
+                h.add(timer);
+            }
+            Timer::ControllerTick => h.word(2),
+            Timer::KubeletTick => h.word(3),
+            Timer::TrafficTick => h.word(4),
+            Timer::RequestTimeout { id } => {
+                h.word(5);
+                h.add(id);
+            }
+            Timer::HandshakeDeadline { conn } => {
+                h.word(6);
+                h.add(conn);
+            }
+            Timer::MirrorWork { generation } => {
+                h.word(7);
+                h.add(generation);
+            }
+            Timer::MirrorRepair { generation } => {
+                h.word(8);
+                h.add(generation);
+            }
+            Timer::MirrorRestartLink { generation } => {
+                h.word(9);
+                h.add(generation);
+            }
+            Timer::MirrorSyncDeadline { generation } => {
+                h.word(10);
+                h.add(generation);
+            }
+            Timer::MirrorProcessRestart => h.word(11),
+            Timer::ProbeTick { generation } => {
+                h.word(12);
+                h.add(generation);
+            }
+            Timer::ProbeTimeout { generation, id } => {
+                h.word(13);
+                h.add(generation);
+                h.add(id);
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -219,46 +282,46 @@ impl Message for Msg {
         }
     }
 
+    /// The message's content in the order of its fields ([`crate::sim::hash::Digest`]); the
+    /// kind is folded into the trace separately.
     fn digest(&self) -> u64 {
         let mut h = StableHasher::new();
         match self {
-            Msg::Fault(f) => f.hash(&mut h),
+            Msg::Fault(f) => h.add(f),
             Msg::Net(n) => match n {
                 NetMsg::Syn { conn }
                 | NetMsg::SynAck { conn }
                 | NetMsg::Refused { conn }
                 | NetMsg::ConnectTimeout { conn }
-                | NetMsg::Fin { conn } => conn.hash(&mut h),
+                | NetMsg::Fin { conn } => h.add(conn),
                 NetMsg::Data { conn, to, payload } => {
-                    conn.hash(&mut h);
-                    to.hash(&mut h);
+                    h.add(conn);
+                    h.add(to);
                     payload.digest_into(&mut h);
                 }
                 NetMsg::Closed { conn, reason } => {
-                    conn.hash(&mut h);
-                    reason.hash(&mut h);
+                    h.add(conn);
+                    h.add(reason);
                 }
                 NetMsg::KeepaliveCheck { conn, generation } => {
-                    conn.hash(&mut h);
-                    generation.hash(&mut h);
+                    h.add(conn);
+                    h.add(generation);
                 }
             },
-            Msg::Timer(t) => t.hash(&mut h),
+            Msg::Timer(t) => h.add(t),
             Msg::Lookup(l) => match l {
-                LookupMsg::DnsQuery { id, from, name } => {
-                    (id, from, name).hash(&mut h);
-                }
+                LookupMsg::DnsQuery { id, from, name } => h.add(&(id, from, name)),
                 LookupMsg::DnsReply { id, response } => {
-                    id.hash(&mut h);
+                    h.add(id);
                     if let Some(r) = response {
-                        r.ips().hash(&mut h);
+                        h.add(&r.ips());
                     }
                 }
-                LookupMsg::Resolve { id, from, target } => (id, from, target).hash(&mut h),
-                LookupMsg::Resolved { id, result } => (id, result).hash(&mut h),
+                LookupMsg::Resolve { id, from, target } => h.add(&(id, from, target)),
+                LookupMsg::Resolved { id, result } => h.add(&(id, result)),
             },
-            Msg::Pod(p) => p.hash(&mut h),
-            Msg::Start => h.write_u8(0x5a),
+            Msg::Pod(p) => h.add(p),
+            Msg::Start => h.word(0x5a),
         }
         h.finish()
     }

@@ -23,6 +23,30 @@ use std::collections::BTreeMap;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ConnId(pub u64);
 
+impl crate::sim::hash::Digest for ConnId {
+    fn digest(&self, h: &mut crate::sim::hash::StableHasher) {
+        h.word(self.0);
+    }
+}
+
+/// Tags: Client 0, Server 1.
+impl crate::sim::hash::Digest for Side {
+    fn digest(&self, h: &mut crate::sim::hash::StableHasher) {
+        h.word(self.index() as u64);
+    }
+}
+
+/// Tags: PeerClosed 0, Reset 1, Timeout 2.
+impl crate::sim::hash::Digest for CloseReason {
+    fn digest(&self, h: &mut crate::sim::hash::StableHasher) {
+        h.word(match self {
+            CloseReason::PeerClosed => 0,
+            CloseReason::Reset => 1,
+            CloseReason::Timeout => 2,
+        });
+    }
+}
+
 /// Size of a SYN, FIN or RST, in bytes.
 const CONTROL_PACKET: u64 = 64;
 
