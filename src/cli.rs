@@ -29,7 +29,15 @@ pub enum Command {
     /// Run a scenario and print its report (also: `mcsim SCENARIO`).
     Run(RunArgs),
     /// Validate a scenario without running it.
-    Check { scenario: PathBuf },
+    Check {
+        scenario: PathBuf,
+        /// `json`: `{"file", "ok", "clusters", "links", "faults"}` or `{"file", "ok": false,
+        /// "diagnostics": [{"file", "line", "column", "message"}]}` on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions { shell: clap_complete::Shell },
     /// Print the scenario's network topology as Graphviz DOT.
     Graph { scenario: PathBuf },
     /// Explore event orderings and swarm faults over many seeds.
@@ -133,13 +141,26 @@ fn parse_duration(s: &str) -> Result<SimDuration, String> {
     SimDuration::parse(s)
 }
 
-const SUBCOMMANDS: &[&str] = &["run", "check", "graph", "fuzz", "replay", "merge", "help"];
+const SUBCOMMANDS: &[&str] = &[
+    "run",
+    "check",
+    "graph",
+    "fuzz",
+    "replay",
+    "merge",
+    "completions",
+    "help",
+];
 
-/// Inserts `run` when the first argument is a scenario path rather than a subcommand.
+/// Inserts `run` when the first argument is a scenario path rather than a subcommand. A first
+/// argument that is neither a subcommand nor something that looks like a file (it exists, or
+/// has a `/` or an extension) is left alone, so that clap blames it as an unknown subcommand
+/// ("did you mean `fuzz`?") instead of a scenario file that cannot be read.
 pub fn normalize_args(mut args: Vec<String>) -> Vec<String> {
     if let Some(first) = args.get(1)
         && !first.starts_with('-')
         && !SUBCOMMANDS.contains(&first.as_str())
+        && (Path::new(first).exists() || first.contains('/') || first.contains('.'))
     {
         args.insert(1, "run".into());
     }
@@ -174,24 +195,15 @@ fn dispatch(args: Vec<String>) -> ExitCode {
     };
     match cli.command {
         Command::Run(args) => cmd_run(args),
-        Command::Check { scenario } => match load(&scenario) {
-            Ok(s) => {
-                let s = Arc::new(s);
-                if let Err(e) = run::validate(&s) {
-                    eprintln!("{}: {e}", scenario.display());
-                    return ExitCode::from(EXIT_BAD_INPUT);
-                }
-                out(&format!(
-                    "{}: ok ({} clusters, {} links, {} faults)\n",
-                    scenario.display(),
-                    s.clusters.len(),
-                    s.links.len(),
-                    s.faults.len()
-                ));
-                ExitCode::SUCCESS
-            }
-            Err(code) => code,
-        },
+        Command::Check { scenario, format } => cmd_check(&scenario, format),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut command = Cli::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "mcsim", &mut script);
+            out(&String::from_utf8_lossy(&script));
+            ExitCode::SUCCESS
+        }
         Command::Fuzz(args) => cmd_fuzz(args),
         Command::Replay { file, format } => cmd_replay(&file, format),
         Command::Merge { files, format } => cmd_merge(&files, format),
@@ -211,11 +223,84 @@ fn dispatch(args: Vec<String>) -> ExitCode {
     }
 }
 
+/// Why `mcsim check` refused a scenario.
+enum Refusal {
+    /// The file (or a manifest it names) is malformed: located diagnostics.
+    Load(Diagnostics),
+    /// The world cannot be built (an object the API server rejects, a fault that does not
+    /// apply to the topology); the message names its own location where it has one.
+    World(String),
+}
+
+/// `mcsim check`: everything `mcsim run` would refuse, without running.
+fn cmd_check(path: &Path, format: Format) -> ExitCode {
+    let file = path.display().to_string();
+    let checked = scenario::load_file(path)
+        .map_err(Refusal::Load)
+        .and_then(|s| {
+            let s = Arc::new(s);
+            run::validate(&s).map(|()| s).map_err(Refusal::World)
+        });
+    if format == Format::Json {
+        let value = match &checked {
+            Ok(s) => serde_json::json!({
+                "file": file, "ok": true, "clusters": s.clusters.len(),
+                "links": s.links.len(), "faults": s.faults.len(),
+            }),
+            Err(Refusal::Load(d)) => serde_json::json!({
+                "file": file, "ok": false,
+                "diagnostics": d.0.iter().map(|x| serde_json::json!({
+                    "file": x.file, "line": x.line, "column": x.column, "message": x.message,
+                })).collect::<Vec<_>>(),
+            }),
+            Err(Refusal::World(e)) => serde_json::json!({
+                "file": file, "ok": false,
+                "diagnostics": [{ "file": file, "message": e }],
+            }),
+        };
+        out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        ));
+    } else {
+        match &checked {
+            Ok(s) => out(&format!(
+                "{file}: ok ({} clusters, {} links, {} faults)\n",
+                s.clusters.len(),
+                s.links.len(),
+                s.faults.len()
+            )),
+            Err(Refusal::Load(d)) => eprint!("{}", render_diagnostics(d)),
+            Err(Refusal::World(e)) => eprintln!("{file}: {e}"),
+        }
+    }
+    match checked {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::from(EXIT_BAD_INPUT),
+    }
+}
+
 fn load(path: &Path) -> Result<scenario::Scenario, ExitCode> {
     scenario::load_file(path).map_err(|d: Diagnostics| {
-        eprintln!("{d}");
+        eprint!("{}", render_diagnostics(&d));
         ExitCode::from(EXIT_BAD_INPUT)
     })
+}
+
+/// Each diagnostic's `file:line:col: message` line (what tools parse), then its source line with
+/// a caret under the offending token.
+pub fn render_diagnostics(d: &Diagnostics) -> String {
+    let mut out = String::new();
+    for diag in &d.0 {
+        out.push_str(&format!("{diag}\n"));
+        if let Ok(text) = std::fs::read_to_string(&diag.file)
+            && let Some(snippet) = scenario::snippet(diag, &text)
+        {
+            out.push_str(&snippet);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 fn cmd_run(args: RunArgs) -> ExitCode {
@@ -381,12 +466,31 @@ fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
     let started = std::time::Instant::now();
     let total = seeds;
     let tty = std::io::stderr().is_terminal();
-    let progress = move |done: u64, failures: u64| {
-        let step = (total / 10).max(1);
-        if tty || done.is_multiple_of(step) || done == total {
-            let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
-            let end = if tty && done < total { "\r" } else { "\n" };
-            eprint!("fuzz: {done}/{total} seeds, {failures} failing, {rate:.0} seeds/s{end}");
+    // On a terminal, a bar with the ETA and the failures so far; otherwise a plain line every
+    // tenth of the sweep (logs of CI jobs stay short).
+    let bar = tty.then(|| {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "fuzz {bar:30} {pos}/{len} seeds, {msg}, {per_sec}, ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message("0 failing");
+        bar
+    });
+    let sweep_bar = bar.clone();
+    let progress = move |done: u64, failures: u64| match &sweep_bar {
+        Some(bar) => {
+            bar.set_position(done);
+            bar.set_message(format!("{failures} failing"));
+        }
+        None => {
+            let step = (total / 10).max(1);
+            if done.is_multiple_of(step) || done == total {
+                let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                eprintln!("fuzz: {done}/{total} seeds, {failures} failing, {rate:.0} seeds/s");
+            }
         }
     };
     let results = match fuzz::sweep(scenario.clone(), &options, progress) {
@@ -420,11 +524,20 @@ fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
                     &results,
                     &args.out,
                     args.shrink_budget,
+                    |i, n, seed| match &bar {
+                        Some(bar) => {
+                            bar.set_message(format!("shrinking {}/{n} (seed {seed})", i + 1))
+                        }
+                        None => eprintln!("fuzz: shrinking {}/{n} (seed {seed})", i + 1),
+                    },
                 )
             });
         if let Err(e) = shrunk {
             eprintln!("fuzz: shrinking failed: {e}");
         }
+    }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
     }
     match args.format {
         Format::Json => match serde_json::to_string_pretty(&summary) {

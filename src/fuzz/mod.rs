@@ -454,7 +454,8 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
 }
 
 /// Shrinks the first case of every failure signature and writes it into `dir` as
-/// `shrunk-seed-N.toml`, a scenario that fails under `mcsim run`.
+/// `shrunk-seed-N.toml`, a scenario that fails under `mcsim run`; `progress(i, n, seed)` is
+/// called before the `i`-th of `n` shrinks.
 pub fn shrink_signatures(
     base: &Scenario,
     base_text: &str,
@@ -462,9 +463,11 @@ pub fn shrink_signatures(
     results: &[(CaseResult, Replay)],
     dir: &Path,
     budget: usize,
+    progress: impl Fn(usize, usize, u64),
 ) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    for sig in &mut summary.signatures {
+    let count = summary.signatures.len();
+    for (index, sig) in summary.signatures.iter_mut().enumerate() {
         // Prefer a case explored at random: its decisions are independent tie-breaks and
         // delays, which shrink to a few; PCT priorities act together and shrink less well.
         let same = |c: &CaseResult| c.failing == sig.failing;
@@ -475,6 +478,7 @@ pub fn shrink_signatures(
         else {
             continue;
         };
+        progress(index, count, case.seed);
         let shrunk = shrink::shrink(base, base_text, replay, budget)?;
         let path = dir.join(format!("shrunk-seed-{}.toml", case.seed));
         std::fs::write(&path, &shrunk.text).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -62,7 +62,10 @@ pub fn load_str(file: &str, text: &str, registry: Registry) -> Result<Scenario, 
     let raw: schema::File = match toml::from_str(text) {
         Ok(raw) => raw,
         Err(e) => {
-            let message = e.message().trim_end().replace('\n', " ");
+            let mut message = e.message().trim_end().replace('\n', " ");
+            if let Some(hint) = unknown_key_hint(&message) {
+                message.push_str(&hint);
+            }
             return Err(Diagnostics(vec![map.at(e.span(), message)]));
         }
     };
@@ -78,6 +81,17 @@ pub fn load_str(file: &str, text: &str, registry: Registry) -> Result<Scenario, 
         v.diags.sort_by_key(|d| (d.line, d.column));
         Err(Diagnostics(v.diags))
     }
+}
+
+/// "; did you mean `x`?" for serde's "unknown field `y`, expected one of `a`, `b`" (or
+/// "unknown variant").
+fn unknown_key_hint(message: &str) -> Option<String> {
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.strip_prefix("unknown variant `"))?;
+    let (word, expected) = rest.split_once('`')?;
+    let candidates: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+    super::diag::did_you_mean(word, candidates).map(|c| format!("; did you mean `{c}`?"))
 }
 
 struct Validator<'a> {
@@ -168,10 +182,13 @@ impl Validator<'_> {
     fn cluster_ref(&mut self, name: &Name, clusters: &BTreeSet<String>) -> String {
         if !clusters.contains(name.get_ref()) {
             let known: Vec<&str> = clusters.iter().map(String::as_str).collect();
+            let hint = super::diag::did_you_mean(name.get_ref(), known.iter().copied())
+                .map(|c| format!("; did you mean \"{c}\"?"))
+                .unwrap_or_default();
             self.error(
                 name,
                 format!(
-                    "unknown cluster \"{}\" (expected one of: {})",
+                    "unknown cluster \"{}\" (expected one of: {}){hint}",
                     name.get_ref(),
                     known.join(", ")
                 ),

@@ -10,6 +10,6 @@ pub mod model;
 pub mod schema;
 pub mod values;
 
-pub use diag::{Diagnostic, Diagnostics};
+pub use diag::{Diagnostic, Diagnostics, did_you_mean, snippet};
 pub use load::{CHECK_NAMES, Registry, load_file, load_str};
 pub use model::*;
