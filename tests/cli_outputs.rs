@@ -193,6 +193,9 @@ fn check_speaks_json_and_completions_are_generated() {
     for shell in ["bash", "zsh", "fish"] {
         let (code, stdout) = mcsim(&["completions", shell]);
         assert_eq!(code, Some(0));
-        assert!(stdout.contains("fuzz") && stdout.contains("replay"), "{shell}");
+        assert!(
+            stdout.contains("fuzz") && stdout.contains("replay"),
+            "{shell}"
+        );
     }
 }

@@ -77,7 +77,7 @@ impl Check for FailureDomains {
                             && t < b
                             && !(exclude && explained.iter().any(|&(x, y)| x <= t && t < y))
                     });
-                    (agg.sent >= MIN_SAMPLES as u64).then(|| agg.ok as f64 / agg.sent as f64)
+                    (agg.sent() >= MIN_SAMPLES as u64).then(|| agg.ok() as f64 / agg.sent() as f64)
                 };
                 // A fault before the flow had a minute of traffic has no level to keep.
                 if ratio(base_start, start, false).is_none() {
