@@ -23,6 +23,7 @@ pub const FIX_NAMES: &[&str] = &[
     "export-also-joins-federated",
     "repair-skips-unchanged",
     "create-adopts-existing",
+    "update-retries-on-conflict",
 ];
 
 pub const BREAKAGE_NAMES: &[&str] = &[

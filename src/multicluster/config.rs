@@ -61,10 +61,17 @@ pub enum Fix {
     /// get an address with IP "" and are rejected. The fix adopts the existing objects of this
     /// link (read from the API) instead.
     CreateAdoptsExisting,
+    /// §4.2, §7.4 / found by `mcsim fuzz`: mirror Endpoints are updated over the lister's copy;
+    /// when that copy is older than the object (the controller's own previous write not yet
+    /// seen by its lister), the update conflicts, and the retries (5, 10, 20 ms) read the same
+    /// stale lister, so the change is given up until the 10-minute resync. The fix writes the
+    /// update again over the current object read from the API (client-go's
+    /// `retry.RetryOnConflict`), if it is this link's.
+    UpdateRetriesOnConflict,
 }
 
 impl Fix {
-    pub const ALL: [Fix; 14] = [
+    pub const ALL: [Fix; 15] = [
         Fix::UpdateChecksEmptyEndpoints,
         Fix::HeadlessUpdateKeepsRoot,
         Fix::ProbeStartsAlive,
@@ -79,6 +86,7 @@ impl Fix {
         Fix::ExportAlsoJoinsFederated,
         Fix::RepairSkipsUnchanged,
         Fix::CreateAdoptsExisting,
+        Fix::UpdateRetriesOnConflict,
     ];
 
     /// The kebab-case name used in scenarios and `QUIRKS.md`.
@@ -98,6 +106,7 @@ impl Fix {
             Fix::ExportAlsoJoinsFederated => "export-also-joins-federated",
             Fix::RepairSkipsUnchanged => "repair-skips-unchanged",
             Fix::CreateAdoptsExisting => "create-adopts-existing",
+            Fix::UpdateRetriesOnConflict => "update-retries-on-conflict",
         }
     }
 

@@ -170,10 +170,7 @@ impl ClusterWatcher {
         let mut ep = root_eps;
         ep.subsets = subsets;
         let written = if self.cfg.fixes.has(Fix::HeadlessRootAlwaysReady) {
-            env.api
-                .call(crate::k8s::Request::update(ep))
-                .map(|_| ())
-                .map_err(|st| st.message)
+            self.update_endpoints(ep, env).map_err(|st| st.message)
         } else {
             self.update_mirror_endpoints(ep, env)
         };
