@@ -217,18 +217,16 @@ impl World {
                     })?;
             }
             for m in scenario.manifests.iter().filter(|m| m.cluster == spec.name) {
-                let text = std::fs::read_to_string(&m.path)
-                    .map_err(|e| format!("{}: {e}", m.path.display()))?;
-                let objects = crate::k8s::manifest::load(&text).map_err(|errs| {
-                    let first = errs.first().map(|e| e.to_string()).unwrap_or_default();
-                    format!("{}: {first}", m.path.display())
-                })?;
-                for obj in objects {
+                for (line, obj) in &m.objects {
                     let key = obj.key();
                     server
-                        .handle(SimTime::ZERO, &mut rng, Request::create(obj))
+                        .handle(SimTime::ZERO, &mut rng, Request::create(obj.clone()))
                         .map_err(|e| {
-                            format!("{}: cannot create {key}: {}", m.path.display(), e.message)
+                            format!(
+                                "manifest {}:{line}:1: the API server refuses {key}: {}",
+                                m.path.display(),
+                                e.message
+                            )
                         })?;
                 }
             }
@@ -680,6 +678,16 @@ impl World {
         match msg {
             FaultMsg::Inject(i) => {
                 let spec = self.scenario.faults[i].clone();
+                if matches!(spec.kind, FaultKind::Partition { .. })
+                    && self
+                        .scenario
+                        .breakages
+                        .iter()
+                        .any(|b| b == "fault-injector-panics-on-partition")
+                {
+                    // Test-only breakage: an mcsim bug, to show how a run reports one.
+                    panic!("fault #{i}: the injector cannot apply a partition (test breakage)");
+                }
                 self.fired_faults.push(FiredFault {
                     index: i,
                     kind: spec.kind.key(),
