@@ -24,6 +24,7 @@ pub const FIX_NAMES: &[&str] = &[
     "repair-skips-unchanged",
     "create-adopts-existing",
     "update-retries-on-conflict",
+    "endpoints-update-checks-ownership",
 ];
 
 pub const BREAKAGE_NAMES: &[&str] = &[

@@ -68,10 +68,14 @@ pub enum Fix {
     /// update again over the current object read from the API (client-go's
     /// `retry.RetryOnConflict`), if it is this link's.
     UpdateRetriesOnConflict,
+    /// §6.2 / found by `mcsim fuzz`: the remote-Endpoints emptiness sync writes the local
+    /// Endpoints `<svc>-<link>` from the lister without checking it is a mirror, so a user's
+    /// Endpoints of a colliding name get the gateway addresses (or lose theirs).
+    EndpointsUpdateChecksOwnership,
 }
 
 impl Fix {
-    pub const ALL: [Fix; 15] = [
+    pub const ALL: [Fix; 16] = [
         Fix::UpdateChecksEmptyEndpoints,
         Fix::HeadlessUpdateKeepsRoot,
         Fix::ProbeStartsAlive,
@@ -87,6 +91,7 @@ impl Fix {
         Fix::RepairSkipsUnchanged,
         Fix::CreateAdoptsExisting,
         Fix::UpdateRetriesOnConflict,
+        Fix::EndpointsUpdateChecksOwnership,
     ];
 
     /// The kebab-case name used in scenarios and `QUIRKS.md`.
@@ -107,6 +112,7 @@ impl Fix {
             Fix::RepairSkipsUnchanged => "repair-skips-unchanged",
             Fix::CreateAdoptsExisting => "create-adopts-existing",
             Fix::UpdateRetriesOnConflict => "update-retries-on-conflict",
+            Fix::EndpointsUpdateChecksOwnership => "endpoints-update-checks-ownership",
         }
     }
 

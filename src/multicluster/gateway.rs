@@ -290,6 +290,16 @@ impl ClusterWatcher {
         if local_empty == remote_empty {
             return Ok(());
         }
+        if self.cfg.fixes.has(Fix::EndpointsUpdateChecksOwnership)
+            && !self.owns(&Object::Endpoints(local.clone()))
+        {
+            self.log(
+                env,
+                "warn",
+                format!("Not updating {ns}/{local_name}: not a mirror of this link"),
+            );
+            return Ok(());
+        }
         self.log(
             env,
             "info",
