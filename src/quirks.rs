@@ -25,6 +25,7 @@ pub const FIX_NAMES: &[&str] = &[
     "create-adopts-existing",
     "update-retries-on-conflict",
     "endpoints-update-checks-ownership",
+    "headless-endpoints-check-service",
 ];
 
 pub const BREAKAGE_NAMES: &[&str] = &[

@@ -72,10 +72,16 @@ pub enum Fix {
     /// Endpoints `<svc>-<link>` from the lister without checking it is a mirror, so a user's
     /// Endpoints of a colliding name get the gateway addresses (or lose theirs).
     EndpointsUpdateChecksOwnership,
+    /// §7.5, #8475/#8755 / found by `mcsim fuzz`: the headless path acts on a remote Endpoints
+    /// event whose own labels match the export selector, without checking the remote Service
+    /// (in the remote lister) is still exported; Endpoints with stale labels (written by a
+    /// target endpoints controller whose Service informer lags, or an older version replayed
+    /// by a rewatch) recreate the mirrors of an unexported Service until the resync.
+    HeadlessEndpointsCheckService,
 }
 
 impl Fix {
-    pub const ALL: [Fix; 16] = [
+    pub const ALL: [Fix; 17] = [
         Fix::UpdateChecksEmptyEndpoints,
         Fix::HeadlessUpdateKeepsRoot,
         Fix::ProbeStartsAlive,
@@ -92,6 +98,7 @@ impl Fix {
         Fix::CreateAdoptsExisting,
         Fix::UpdateRetriesOnConflict,
         Fix::EndpointsUpdateChecksOwnership,
+        Fix::HeadlessEndpointsCheckService,
     ];
 
     /// The kebab-case name used in scenarios and `QUIRKS.md`.
@@ -113,6 +120,7 @@ impl Fix {
             Fix::CreateAdoptsExisting => "create-adopts-existing",
             Fix::UpdateRetriesOnConflict => "update-retries-on-conflict",
             Fix::EndpointsUpdateChecksOwnership => "endpoints-update-checks-ownership",
+            Fix::HeadlessEndpointsCheckService => "headless-endpoints-check-service",
         }
     }
 

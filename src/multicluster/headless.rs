@@ -58,6 +58,18 @@ impl ClusterWatcher {
         let Some(remote) = remote_obj.as_service().cloned() else {
             return Ok(());
         };
+        if self.cfg.fixes.has(Fix::HeadlessEndpointsCheckService)
+            && !self.is_exported(&remote.metadata.labels)
+        {
+            // The Endpoints' labels (a copy of the Service's) say exported, the Service no
+            // longer does: stale labels or an older version replayed; the Service decides.
+            self.log(
+                env,
+                "info",
+                format!("Skipped headless endpoints of {ns}/{name}: the service is not exported"),
+            );
+            return Ok(());
+        }
         if remote.spec.ports.is_empty() {
             self.record_event(
                 env,
