@@ -61,12 +61,12 @@ pub enum Fix {
     /// get an address with IP "" and are rejected. The fix adopts the existing objects of this
     /// link (read from the API) instead.
     CreateAdoptsExisting,
-    /// §4.2, §7.4 / found by `mcsim fuzz`: mirror Endpoints are updated over the lister's copy;
-    /// when that copy is older than the object (the controller's own previous write not yet
-    /// seen by its lister), the update conflicts, and the retries (5, 10, 20 ms) read the same
-    /// stale lister, so the change is given up until the 10-minute resync. The fix writes the
-    /// update again over the current object read from the API (client-go's
-    /// `retry.RetryOnConflict`), if it is this link's.
+    /// §4.2, §7.4, §11.3 / found by `mcsim fuzz`: mirror Endpoints and federated Services are
+    /// updated over the lister's copy; when that copy is older than the object (the
+    /// controller's own previous write, or another watcher's, not yet in its lister), the
+    /// update conflicts and the retries (5, 10, 20 ms) read the same stale copy, so the change
+    /// is given up until the 10-minute resync. The fix applies the change again to the current
+    /// object read from the API (client-go's `retry.RetryOnConflict`).
     UpdateRetriesOnConflict,
     /// §6.2 / found by `mcsim fuzz`: the remote-Endpoints emptiness sync writes the local
     /// Endpoints `<svc>-<link>` from the lister without checking it is a mirror, so a user's
