@@ -77,7 +77,10 @@ fn setup(
     if let Some(tape) = tape {
         kernel.set_schedule(Schedule::from_tape(seed, schedule_config, tape.clone()));
     }
-    let world = World::build(scenario.clone(), &mut kernel)?;
+    let mut world = World::build(scenario.clone(), &mut kernel)?;
+    world.set_traffic_boundaries(|flow| {
+        crate::check::traffic::window_boundaries(scenario, flow, options.until)
+    });
     Ok((seed, kernel, world))
 }
 
@@ -236,9 +239,16 @@ fn conclude(
         _ => None,
     };
     let unreached = unreached_schedule(world, reached, outcome == RunOutcome::EventLimit);
-    let traffic = crate::check::traffic::rows(world, reached);
-    let traffic_per_fault = crate::check::traffic::fault_tables(world, reached);
-    let (mut results, convergence) = checker.finish(world, reached, stopped_early.as_deref());
+    // Reports and checks judge requests sent before `judged_end`: the end of the run, a
+    // registered boundary of the traffic logs; a run cut by its event budget stopped at no
+    // registered instant, so it counts everything it sent, up to and including `reached`.
+    let judged_end = match outcome {
+        RunOutcome::EventLimit => reached + crate::sim::SimDuration(1),
+        _ => reached,
+    };
+    let traffic = crate::check::traffic::rows(world, judged_end);
+    let traffic_per_fault = crate::check::traffic::fault_tables(world, judged_end);
+    let (mut results, convergence) = checker.finish(world, judged_end, stopped_early.as_deref());
     if options.cross_check {
         let mismatches = world.cross_check_mismatches();
         results.push(crate::check::CheckResult::new(

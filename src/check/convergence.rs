@@ -650,12 +650,15 @@ impl Check for Convergence {
 
     fn finish(&mut self, world: &World, end: SimTime) -> CheckResult {
         let bound = world.scenario.checks.converged_within;
-        let last_heal = world
+        // Every change the mirrors must follow: a fault's heal, or the start of a fault that
+        // never heals (a gateway that dies for good must see its mirrors go not-ready within
+        // the bound of its death, not of time zero).
+        let changes: Vec<SimTime> = world
             .fired_faults
             .iter()
-            .filter_map(|f| f.healed_at)
-            .max()
-            .unwrap_or(SimTime::ZERO);
+            .map(|f| f.healed_at.unwrap_or(f.at))
+            .collect();
+        let last_heal = changes.iter().copied().max().unwrap_or(SimTime::ZERO);
         let last_action = world
             .scenario
             .actions
@@ -695,10 +698,9 @@ impl Check for Convergence {
                 .map(|(_, t)| *t)
                 .max();
             let took = converged.map(|t| {
-                let start = world
-                    .fired_faults
+                let start = changes
                     .iter()
-                    .filter_map(|f| f.healed_at)
+                    .copied()
                     .filter(|h| *h <= t)
                     .max()
                     .unwrap_or(SimTime::ZERO);

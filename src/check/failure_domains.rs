@@ -17,7 +17,7 @@ pub struct FailureDomains {
 
 /// After a fault heals, the pair it involves may take this long to recover (gateway probes,
 /// DNS caches, connection pools) before its traffic is evidence about other faults again.
-const RECOVERY: SimDuration = SimDuration::from_secs(30);
+pub(crate) const RECOVERY: SimDuration = SimDuration::from_secs(30);
 /// Fewer requests than this in a window is no evidence either way.
 const MIN_SAMPLES: usize = 10;
 
@@ -68,18 +68,16 @@ impl Check for FailureDomains {
                 // A request sent up to one timeout before a fault can fail because of it.
                 let explained = explained_windows(world, from, &to, flow.spec.timeout, end);
                 let ratio = |a: SimTime, b: SimTime, exclude: bool| {
-                    let (mut sent, mut ok) = (0usize, 0usize);
-                    for r in &flow.records {
-                        if a <= r.sent
-                            && r.sent < b
-                            && !(exclude
-                                && explained.iter().any(|&(x, y)| x <= r.sent && r.sent < y))
-                        {
-                            sent += 1;
-                            ok += usize::from(r.result.is_ok());
-                        }
+                    let mut cuts = vec![a, b];
+                    if exclude {
+                        cuts.extend(explained.iter().flat_map(|&(x, y)| [x, y]));
                     }
-                    (sent >= MIN_SAMPLES).then(|| ok as f64 / sent as f64)
+                    let agg = flow.log.sum(&cuts, |t| {
+                        a <= t
+                            && t < b
+                            && !(exclude && explained.iter().any(|&(x, y)| x <= t && t < y))
+                    });
+                    (agg.sent >= MIN_SAMPLES as u64).then(|| agg.ok as f64 / agg.sent as f64)
                 };
                 // A fault before the flow had a minute of traffic has no level to keep.
                 if ratio(base_start, start, false).is_none() {

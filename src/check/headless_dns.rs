@@ -146,12 +146,7 @@ impl Check for HeadlessDns {
                 continue;
             }
             let designated = format!("{cluster}/{ns}/{pod}");
-            match flow
-                .records
-                .iter()
-                .max_by_key(|r| r.sent)
-                .map(|r| &r.result)
-            {
+            match flow.log.last().map(|r| &r.result) {
                 Some(Ok(served)) if *served == designated => {}
                 Some(other) => problems.push(format!(
                     "the last request to {} ended {other:?}, expected an answer from {designated}",

@@ -6,7 +6,7 @@
 use crate::report::{FaultTraffic, PairTraffic, PhaseCount, TrafficRow};
 use crate::scenario::Scenario;
 use crate::sim::{SimDuration, SimTime};
-use crate::world::traffic::RequestRecord;
+use crate::world::traffic_log::Aggregate;
 use crate::world::{Node, World};
 use std::collections::BTreeMap;
 
@@ -41,7 +41,47 @@ impl Phase {
     }
 }
 
-/// Fault windows of the run as (start, end) in virtual time.
+/// The traffic clients of the world, in scenario order.
+pub fn flows(world: &World) -> Vec<&crate::world::traffic::TrafficClient> {
+    world
+        .nodes()
+        .iter()
+        .filter_map(|n| match n {
+            Node::Traffic(t) => Some(t.as_ref()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every instant a report table or a check asks about the traffic of `flow`, so that its
+/// request log ([`crate::world::traffic_log`]) keeps them apart: for every fault, the start of
+/// its baseline minute, one timeout before it (a request sent then can fail because of it),
+/// its start, its heal and the end of the recovery after it; the start of the liveness window;
+/// one timeout before the end (requests still in flight are not judged), for the scenario's
+/// end and for `until`.
+pub fn window_boundaries(
+    scenario: &Scenario,
+    flow: &crate::scenario::TrafficSpec,
+    until: Option<SimDuration>,
+) -> Vec<SimTime> {
+    let at = |d: SimDuration| SimTime::ZERO + d;
+    let before = |t: SimTime, d: SimDuration| SimTime(t.0.saturating_sub(d.0));
+    let mut out = Vec::new();
+    for f in &scenario.faults {
+        let start = at(f.at);
+        out.extend([start, before(start, BASELINE), before(start, flow.timeout)]);
+        if let Some(d) = f.duration {
+            out.extend([start + d, start + d + super::failure_domains::RECOVERY]);
+        }
+    }
+    out.push(at(scenario.liveness_from()));
+    for end in std::iter::once(scenario.duration).chain(until) {
+        out.extend([at(end), before(at(end), flow.timeout)]);
+    }
+    out
+}
+
+/// Fault windows of the run as `[start, heal)`; a fault not healed lasts until `end`.
 pub fn fault_windows(world: &World, end: SimTime) -> Vec<(SimTime, SimTime)> {
     world
         .fired_faults
@@ -60,64 +100,19 @@ pub fn phase_of(windows: &[(SimTime, SimTime)], t: SimTime) -> Phase {
     }
 }
 
-/// The traffic clients of the world, in scenario order.
-pub fn flows(world: &World) -> Vec<&crate::world::traffic::TrafficClient> {
-    world
-        .nodes()
-        .iter()
-        .filter_map(|n| match n {
-            Node::Traffic(t) => Some(t.as_ref()),
-            _ => None,
-        })
-        .collect()
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct PhaseStats {
-    pub sent: u64,
-    pub ok: u64,
-    pub failed: BTreeMap<String, u64>,
-    pub latencies_ns: Vec<u64>,
-    /// Successful requests by the cluster of the pod that answered.
-    pub served_by: BTreeMap<String, u64>,
-}
-
-impl PhaseStats {
-    pub fn ratio(&self) -> Option<f64> {
-        (self.sent > 0).then(|| self.ok as f64 / self.sent as f64)
-    }
-    fn add(&mut self, r: &RequestRecord) {
-        self.sent += 1;
-        match &r.result {
-            Ok(pod) => {
-                self.ok += 1;
-                self.latencies_ns.push(r.done.saturating_since(r.sent).0);
-                let cluster = pod.split('/').next().unwrap_or_default();
-                *self.served_by.entry(cluster.to_string()).or_default() += 1;
-            }
-            Err(reason) => *self.failed.entry(reason.clone()).or_default() += 1,
-        }
-    }
-    fn percentile_ms(&self, p: u64) -> Option<f64> {
-        if self.latencies_ns.is_empty() {
-            return None;
-        }
-        let mut v = self.latencies_ns.clone();
-        v.sort_unstable();
-        let idx = ((v.len() as u64 - 1) * p / 100) as usize;
-        Some(v[idx] as f64 / 1e6)
-    }
-}
-
 /// Per flow, per phase statistics. Requests are attributed to the phase they were sent in.
-pub fn phase_stats(world: &World, end: SimTime) -> Vec<(usize, BTreeMap<Phase, PhaseStats>)> {
+pub fn phase_stats(world: &World, end: SimTime) -> Vec<(usize, BTreeMap<Phase, Aggregate>)> {
     let windows = fault_windows(world, end);
+    let cuts: Vec<SimTime> = windows.iter().flat_map(|(a, b)| [*a, *b]).collect();
     flows(world)
         .into_iter()
         .map(|f| {
-            let mut m: BTreeMap<Phase, PhaseStats> = BTreeMap::new();
-            for r in &f.records {
-                m.entry(phase_of(&windows, r.sent)).or_default().add(r);
+            let mut m: BTreeMap<Phase, Aggregate> = BTreeMap::new();
+            for phase in [Phase::Before, Phase::During, Phase::After] {
+                let agg = f.log.sum(&cuts, |t| phase_of(&windows, t) == phase);
+                if agg.sent > 0 {
+                    m.insert(phase, agg);
+                }
             }
             (f.index, m)
         })
@@ -153,10 +148,12 @@ pub fn rows(world: &World, end: SimTime) -> Vec<TrafficRow> {
 pub const BASELINE: SimDuration = SimDuration::from_secs(60);
 
 impl PhaseCount {
-    fn add(&mut self, ok: bool) {
-        self.sent += 1;
-        self.ok += u64::from(ok);
-        self.success_ratio = Some(self.ok as f64 / self.sent as f64);
+    fn add(&mut self, a: &Aggregate) {
+        self.sent += a.sent;
+        self.ok += a.ok;
+        if self.sent > 0 {
+            self.success_ratio = Some(self.ok as f64 / self.sent as f64);
+        }
     }
 }
 
@@ -185,17 +182,10 @@ pub fn fault_tables(world: &World, end: SimTime) -> Vec<FaultTraffic> {
                         during: PhaseCount::default(),
                         after: PhaseCount::default(),
                     });
-                for r in &flow.records {
-                    let phase = if base <= r.sent && r.sent < start {
-                        &mut pair.before
-                    } else if start <= r.sent && r.sent < stop {
-                        &mut pair.during
-                    } else if fault.healed_at.is_some() && stop <= r.sent {
-                        &mut pair.after
-                    } else {
-                        continue;
-                    };
-                    phase.add(r.result.is_ok());
+                pair.before.add(&flow.log.window(base, Some(start)));
+                pair.during.add(&flow.log.window(start, Some(stop)));
+                if fault.healed_at.is_some() {
+                    pair.after.add(&flow.log.window(stop, Some(end)));
                 }
             }
             FaultTraffic {

@@ -24,6 +24,7 @@ pub mod observe;
 pub mod overlay;
 pub mod seed;
 pub mod traffic;
+pub mod traffic_log;
 pub mod transport;
 
 use crate::k8s::controllers::kubelet::KubeletConfig;
@@ -507,6 +508,19 @@ impl World {
             observations: Vec::new(),
             started: vec![false; n],
         })
+    }
+
+    /// Segments every traffic client's request log at the instants `boundaries` gives for
+    /// its flow (before the first event; see [`traffic_log`]).
+    pub fn set_traffic_boundaries(
+        &mut self,
+        boundaries: impl Fn(&crate::scenario::TrafficSpec) -> Vec<SimTime>,
+    ) {
+        for node in &mut self.nodes {
+            if let Node::Traffic(t) = node {
+                t.log = traffic_log::TrafficLog::new(boundaries(&t.spec));
+            }
+        }
     }
 
     pub fn node(&self, id: ComponentId) -> &Node {

@@ -21,14 +21,7 @@ use crate::sim::{ComponentId, SimDuration, SimTime};
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 
-/// Outcome of one request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RequestRecord {
-    pub sent: SimTime,
-    pub done: SimTime,
-    /// `Ok(cluster/ns/pod)` or `Err(reason)`.
-    pub result: Result<String, String>,
-}
+pub use super::traffic_log::{RequestRecord, TrafficLog};
 
 enum Stage {
     Dns,
@@ -80,7 +73,8 @@ pub struct TrafficClient {
     pool: BTreeMap<PoolKey, Pooled>,
     by_conn: BTreeMap<ConnId, PoolKey>,
     next_id: u64,
-    pub records: Vec<RequestRecord>,
+    /// Every completed request, folded into time segments (bounded memory).
+    pub log: TrafficLog,
     latency: SimDuration,
     /// The last positive DNS answer and when its TTL runs out (the client's resolver cache).
     dns_cache: Option<(SimTime, Vec<String>)>,
@@ -105,7 +99,7 @@ impl TrafficClient {
             pool: BTreeMap::new(),
             by_conn: BTreeMap::new(),
             next_id: 1,
-            records: Vec::new(),
+            log: TrafficLog::default(),
             latency,
             dns_cache: None,
         }
@@ -129,7 +123,7 @@ impl TrafficClient {
             host: self.spec.host.clone(),
             result: record.result.clone(),
         });
-        self.records.push(record);
+        self.log.record(record);
     }
 
     pub fn on_timer(&mut self, env: &mut Env<'_, '_>, timer: Timer) {
