@@ -23,6 +23,9 @@ pub const FIX_NAMES: &[&str] = &[
     "export-also-joins-federated",
     "repair-skips-unchanged",
     "create-adopts-existing",
+    "update-retries-on-conflict",
+    "endpoints-update-checks-ownership",
+    "headless-endpoints-check-service",
 ];
 
 pub const BREAKAGE_NAMES: &[&str] = &[

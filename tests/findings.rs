@@ -52,3 +52,33 @@ fn a_lagging_lister_at_start_up_loses_mirrors_unless_creates_adopt() {
     .report;
     assert!(fifo.passed(), "{:?}", fifo.failed_checks());
 }
+
+/// Found by `mcsim fuzz scenarios/federated.toml` (seed 992, random exploration, no swarm
+/// fault; 2 of 1000 seeds): three watchers (east's and north's service mirrors and west's local
+/// mirror) join web-federated at start-up, each updating the copy its lister has; east's update
+/// conflicts, and its retries (5, 10, 20 ms) read the same stale copy and give up, so east is
+/// never listed as a member. When west's own member leaves at 3m the local mirror sees no member
+/// left and deletes web-federated, which stays missing until the 10-minute resync.
+/// `update-retries-on-conflict` applies the join again to the Service the API has.
+#[test]
+fn a_conflicting_federated_join_is_lost_unless_updates_retry_on_conflict() {
+    let options = RunOptions {
+        seed: Some(992),
+        exploration: Exploration::Random,
+        ..RunOptions::default()
+    };
+    let real = Arc::new(load_file(Path::new("scenarios/federated.toml")).unwrap());
+    let report = run(real.clone(), &options).unwrap().report;
+    assert!(
+        report.failed_checks().contains(&"convergence"),
+        "{:?}",
+        report.failed_checks()
+    );
+    let mut fixed = (*real).clone();
+    fixed
+        .linkerd
+        .fixes
+        .push("update-retries-on-conflict".into());
+    let report = run(Arc::new(fixed), &options).unwrap().report;
+    assert!(report.passed(), "{:?}", report.failed_checks());
+}

@@ -127,16 +127,37 @@ pub fn mode_for(options: &FuzzOptions, seed: u64) -> Exploration {
     })
 }
 
+/// How long after a fault heals an informer may still be catching up: the reflector's retry
+/// may have been armed at its backoff cap with full jitter just before the heal, and a 410 on
+/// the watch it then opens costs one more such backoff before the relist (the failure falls
+/// within the backoff's 2-minute reset window). With client-go's numbers (cap 30 s, jitter 1.0)
+/// that is 2 × 60 s.
+pub fn informer_recovery() -> SimDuration {
+    let b = crate::k8s::informer::BackoffConfig::default();
+    let jittered = b.max.0 + b.max.0 / b.jitter.den.max(1) * b.jitter.num;
+    SimDuration(2 * jittered)
+}
+
 /// The scenario of one case: the base one plus its swarm faults.
 /// A swarm fault that Linkerd recovers from only through its 10-minute informer resync (work
 /// given up after the retry budget while the source cluster's API or DNS was away, spec §4.2)
 /// stretches the quiet period to that backstop, so liveness is judged against Linkerd's own
-/// recovery contract rather than a shorter one the scenario chose for its own faults.
+/// recovery contract rather than a shorter one the scenario chose for its own faults. Likewise
+/// a swarm fault that fails informers' watches (`swarm::breaks_watches`) adds the informers'
+/// recovery ([`informer_recovery`]) to the convergence bound: the scenario's bound judges the
+/// service mirror once its informers see the world again, not client-go's backoff.
 pub fn case_scenario(base: &Scenario, faults: &[FaultSpec]) -> Scenario {
     let mut s = base.clone();
     s.faults.extend(faults.iter().cloned());
     s.faults.sort_by_key(|f| f.at);
-    if faults.iter().any(|f| swarm::needs_resync(base, &f.kind)) {
+    let stretch = if faults.iter().any(|f| swarm::needs_resync(base, &f.kind)) {
+        crate::world::mirror_node::RESYNC
+    } else if faults.iter().any(|f| swarm::breaks_watches(&f.kind)) {
+        informer_recovery()
+    } else {
+        SimDuration::ZERO
+    };
+    if !stretch.is_zero() {
         let heal = s
             .faults
             .iter()
@@ -144,7 +165,7 @@ pub fn case_scenario(base: &Scenario, faults: &[FaultSpec]) -> Scenario {
             .chain(s.actions.iter().map(|a| a.at))
             .max()
             .unwrap_or(SimDuration::ZERO);
-        let quiet = crate::world::mirror_node::RESYNC + base.checks.converged_within;
+        let quiet = stretch + base.checks.converged_within;
         s.checks.converged_within = quiet;
         s.quiet_period = s.quiet_period.max(quiet);
         // Room after the backstop for the availability check to sample traffic.

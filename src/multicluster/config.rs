@@ -61,10 +61,27 @@ pub enum Fix {
     /// get an address with IP "" and are rejected. The fix adopts the existing objects of this
     /// link (read from the API) instead.
     CreateAdoptsExisting,
+    /// §4.2, §7.4, §11.3 / found by `mcsim fuzz`: mirror Endpoints and federated Services are
+    /// updated over the lister's copy; when that copy is older than the object (the
+    /// controller's own previous write, or another watcher's, not yet in its lister), the
+    /// update conflicts and the retries (5, 10, 20 ms) read the same stale copy, so the change
+    /// is given up until the 10-minute resync. The fix applies the change again to the current
+    /// object read from the API (client-go's `retry.RetryOnConflict`).
+    UpdateRetriesOnConflict,
+    /// §6.2 / found by `mcsim fuzz`: the remote-Endpoints emptiness sync writes the local
+    /// Endpoints `<svc>-<link>` from the lister without checking it is a mirror, so a user's
+    /// Endpoints of a colliding name get the gateway addresses (or lose theirs).
+    EndpointsUpdateChecksOwnership,
+    /// §7.5, #8475/#8755 / found by `mcsim fuzz`: the headless path acts on a remote Endpoints
+    /// event whose own labels match the export selector, without checking the remote Service
+    /// (in the remote lister) is still exported; Endpoints with stale labels (written by a
+    /// target endpoints controller whose Service informer lags, or an older version replayed
+    /// by a rewatch) recreate the mirrors of an unexported Service until the resync.
+    HeadlessEndpointsCheckService,
 }
 
 impl Fix {
-    pub const ALL: [Fix; 14] = [
+    pub const ALL: [Fix; 17] = [
         Fix::UpdateChecksEmptyEndpoints,
         Fix::HeadlessUpdateKeepsRoot,
         Fix::ProbeStartsAlive,
@@ -79,6 +96,9 @@ impl Fix {
         Fix::ExportAlsoJoinsFederated,
         Fix::RepairSkipsUnchanged,
         Fix::CreateAdoptsExisting,
+        Fix::UpdateRetriesOnConflict,
+        Fix::EndpointsUpdateChecksOwnership,
+        Fix::HeadlessEndpointsCheckService,
     ];
 
     /// The kebab-case name used in scenarios and `QUIRKS.md`.
@@ -98,6 +118,9 @@ impl Fix {
             Fix::ExportAlsoJoinsFederated => "export-also-joins-federated",
             Fix::RepairSkipsUnchanged => "repair-skips-unchanged",
             Fix::CreateAdoptsExisting => "create-adopts-existing",
+            Fix::UpdateRetriesOnConflict => "update-retries-on-conflict",
+            Fix::EndpointsUpdateChecksOwnership => "endpoints-update-checks-ownership",
+            Fix::HeadlessEndpointsCheckService => "headless-endpoints-check-service",
         }
     }
 

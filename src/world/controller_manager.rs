@@ -181,6 +181,10 @@ impl ControllerManager {
             .collect();
         drop(view);
         self.dirty.endpoints.extend(services.iter().cloned());
+        // The endpoints controller's start-up leftover check (`checkLeftoverEndpoints`): every
+        // Endpoints is queued too, so one whose Service went away before the caches synced
+        // (its delete was not seen as an event) is deleted.
+        self.dirty.endpoints.extend(endpoints.iter().cloned());
         self.dirty.slices.extend(services);
         self.dirty.mirroring.extend(endpoints);
         self.dirty.statefulsets.extend(statefulsets);

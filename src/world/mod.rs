@@ -675,7 +675,13 @@ impl World {
             return;
         }
         self.down[id.index()] = false;
-        if self.started[id.index()] {
+        // A component that crashed before its first `Start` was delivered (both at t=0, the
+        // crash first) starts now, as its container would when it comes back.
+        let passive = matches!(
+            self.nodes[id.index()],
+            Node::FaultInjector | Node::ApiServer(_) | Node::Gateway(_) | Node::Traffic(_)
+        );
+        if self.started[id.index()] || !passive {
             ctx.send(id, Msg::Start, SimDuration::ZERO);
         }
     }
