@@ -67,7 +67,12 @@ fn a_conflicting_federated_join_is_lost_unless_updates_retry_on_conflict() {
         exploration: Exploration::Random,
         ..RunOptions::default()
     };
-    let real = Arc::new(load_file(Path::new("scenarios/federated.toml")).unwrap());
+    // scenarios/federated.toml ships with the fix on; the finding is about Linkerd as it is.
+    let mut real = load_file(Path::new("scenarios/federated.toml")).unwrap();
+    real.linkerd
+        .fixes
+        .retain(|f| f != "update-retries-on-conflict");
+    let real = Arc::new(real);
     let report = run(real.clone(), &options).unwrap().report;
     assert!(
         report.failed_checks().contains(&"convergence"),
