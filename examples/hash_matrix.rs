@@ -132,9 +132,8 @@ fn main() {
                 .unwrap_or(&file)
                 .display()
                 .to_string();
-            let scenario = Arc::new(
-                load_file(&file).unwrap_or_else(|d| panic!("{path} does not load: {d}")),
-            );
+            let scenario =
+                Arc::new(load_file(&file).unwrap_or_else(|d| panic!("{path} does not load: {d}")));
             let mut add = |case| {
                 jobs.push(Job {
                     path: path.clone(),

@@ -153,7 +153,7 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
         }
         .into(),
         faults: world
-            .fired_faults
+            .fired_faults()
             .iter()
             .map(|f| FaultRow {
                 index: f.index,

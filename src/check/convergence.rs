@@ -648,7 +648,7 @@ impl Check for Convergence {
     fn finish(&mut self, world: &World, end: SimTime) -> CheckResult {
         let bound = world.scenario.checks.converged_within;
         let last_heal = world
-            .fired_faults
+            .fired_faults()
             .iter()
             .filter_map(|f| f.healed_at)
             .max()
@@ -693,7 +693,7 @@ impl Check for Convergence {
                 .max();
             let took = converged.map(|t| {
                 let start = world
-                    .fired_faults
+                    .fired_faults()
                     .iter()
                     .filter_map(|f| f.healed_at)
                     .filter(|h| *h <= t)

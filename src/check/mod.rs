@@ -164,7 +164,7 @@ impl Check for FaultsFired {
             if due > end {
                 continue;
             }
-            match world.fired_faults.iter().find(|f| f.index == i) {
+            match world.fired_faults().iter().find(|f| f.index == i) {
                 None => missing.push(format!(
                     "fault #{i} ({}) due at {due} never fired",
                     spec.kind.key()
@@ -187,7 +187,7 @@ impl Check for FaultsFired {
             name: self.name().into(),
             passed: missing.is_empty(),
             detail: if missing.is_empty() {
-                format!("{} fault(s) fired as scheduled", world.fired_faults.len())
+                format!("{} fault(s) fired as scheduled", world.fired_faults().len())
             } else {
                 missing.join("; ")
             },

@@ -318,6 +318,67 @@ impl FaultKind {
     }
 }
 
+/// One line describing a fault, as reports print it.
+impl std::fmt::Display for FaultKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FaultKind::Partition {
+                groups,
+                one_way,
+                mode,
+            } => {
+                let groups: Vec<String> = groups
+                    .iter()
+                    .map(|g| format!("[{}]", g.join(",")))
+                    .collect();
+                let sep = if *one_way { " -/-> " } else { " <-/-> " };
+                let mode = match mode {
+                    PartitionMode::Drop => "drop",
+                    PartitionMode::Reject => "reject",
+                };
+                write!(f, "partition {} ({mode})", groups.join(sep))
+            }
+            FaultKind::ClusterDown(c) => write!(f, "cluster {c} down"),
+            FaultKind::ApiServerDown(c) => write!(f, "API server of {c} down"),
+            FaultKind::GatewayDown(c) => write!(f, "gateway of {c} down"),
+            FaultKind::ControllerCrash { cluster, link } => {
+                write!(f, "service mirror {cluster}/{link} crashes")
+            }
+            FaultKind::PodKill {
+                cluster,
+                namespace,
+                pod,
+            } => write!(f, "pod {cluster}/{namespace}/{pod} killed"),
+            FaultKind::DnsFailure(c) => write!(f, "DNS of {c} fails"),
+            FaultKind::ClockSkew { cluster, by_ns } => {
+                let d = SimDuration(by_ns.unsigned_abs());
+                let sign = if *by_ns < 0 { "-" } else { "+" };
+                write!(f, "clock of {cluster} skewed by {sign}{d}")
+            }
+            FaultKind::Compact(c) => write!(f, "watch history of {c} compacted"),
+            FaultKind::CertExpiry(c) => write!(f, "certificates of {c} expire"),
+            FaultKind::RotateCerts(c) => write!(f, "certificates of {c} rotated"),
+            FaultKind::TrustAnchor { cluster, anchor } => {
+                write!(f, "{cluster} switches to trust anchor {anchor}")
+            }
+            FaultKind::SlowPath { a, b, latency } => {
+                write!(f, "path {a}<->{b} slowed by {latency}")
+            }
+            FaultKind::LossyPath {
+                a,
+                b,
+                loss,
+                duplicate,
+                reorder,
+            } => write!(
+                f,
+                "path {a}<->{b} lossy (loss {}/{}, dup {}/{}, reorder {}/{})",
+                loss.num, loss.den, duplicate.num, duplicate.den, reorder.num, reorder.den
+            ),
+        }
+    }
+}
+
 pub const FAULT_KINDS: &[&str] = &[
     "partition",
     "cluster_down",
