@@ -207,14 +207,7 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
                     let mut logs: Vec<(String, String)> = mirrors
                         .iter()
                         .filter(|(cluster, _)| *cluster == i)
-                        .map(|(_, m)| {
-                            let component = if m.settings.local_mirror {
-                                "local-service-mirror".to_string()
-                            } else {
-                                format!("service-mirror-{}", m.settings.link_name)
-                            };
-                            (component, render(&m.log))
-                        })
+                        .map(|(_, m)| (m.component(), render(&m.log)))
                         .collect();
                     if let Some(d) = world.destination(i) {
                         logs.push(("destination".into(), render(&d.log)));

@@ -627,16 +627,11 @@ impl Check for Convergence {
     }
 
     fn observe(&mut self, at: SimTime, obs: &Observation, _world: &World) -> Option<String> {
-        if let Observation::MirrorWrite {
-            cluster,
-            link,
-            key,
-            changed: true,
-            ..
-        } = obs
+        if let Observation::MirrorWrite(w) = obs
+            && w.changed()
         {
             self.last_change
-                .insert((*cluster, link.clone(), key.clone()), at);
+                .insert((w.cluster, w.link.clone(), w.key.to_string()), at);
         }
         None
     }

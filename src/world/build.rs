@@ -13,7 +13,7 @@ use super::gateway::Gateway;
 use super::identity_book::IdentityBook;
 use super::kubelet_node::KubeletNode;
 use super::lookup::{Lookup, LookupRole};
-use super::mirror_node::{LOCAL_MIRROR_LINK, MirrorNode, MirrorSettings};
+use super::mirror::{LOCAL_MIRROR_LINK, MirrorKind, MirrorNode, MirrorSettings};
 use super::msg::{Msg, Timer};
 use super::network::{self, BuiltNetwork};
 use super::traffic::{TrafficClient, TrafficTargets};
@@ -265,6 +265,9 @@ impl<'k> Builder<'k> {
         let (src, dst) = (self.cluster_index(&l.from)?, self.cluster_index(&l.to)?);
         let settings = MirrorSettings {
             link_name: l.name.clone(),
+            kind: MirrorKind::Link {
+                remote_gateway: self.clusters[dst].gateway,
+            },
             enable_headless: l.headless,
             enable_namespace_creation: l.namespace_creation,
             requeue_limit: l.requeue_limit,
@@ -273,13 +276,11 @@ impl<'k> Builder<'k> {
             remote_qps: self.scenario.clusters[src].client_qps,
             remote_burst: self.scenario.clusters[src].client_burst,
             remote_api: self.clusters[dst].api,
-            remote_gateway: self.clusters[dst].gateway,
             identity: self.identity.workload_identity(
                 src,
                 &format!("controller-{}", l.name),
                 seed::MC_NAMESPACE,
             ),
-            local_mirror: false,
         };
         let node = Node::Mirror(Box::new(MirrorNode::new(settings, self.clusters[src].api)));
         let id = self.add(format!("{}/service-mirror-{}", l.from, l.name), node, src);
@@ -293,6 +294,7 @@ impl<'k> Builder<'k> {
         let c = &self.scenario.clusters[ci];
         let settings = MirrorSettings {
             link_name: LOCAL_MIRROR_LINK.to_string(),
+            kind: MirrorKind::Local,
             enable_headless: false,
             enable_namespace_creation: false,
             requeue_limit: 3,
@@ -301,13 +303,11 @@ impl<'k> Builder<'k> {
             remote_qps: c.client_qps,
             remote_burst: c.client_burst,
             remote_api: self.clusters[ci].api,
-            remote_gateway: None,
             identity: self.identity.workload_identity(
                 ci,
                 "linkerd-local-service-mirror",
                 seed::MC_NAMESPACE,
             ),
-            local_mirror: true,
         };
         let node = Node::Mirror(Box::new(MirrorNode::new(settings, self.clusters[ci].api)));
         let name = format!("{}/local-service-mirror", c.name);

@@ -23,7 +23,7 @@ pub mod identity_book;
 pub mod kubelet_node;
 pub mod lookup;
 pub mod mesh_server;
-pub mod mirror_node;
+pub mod mirror;
 pub mod msg;
 pub mod network;
 pub mod observe;
@@ -45,8 +45,8 @@ use gateway::Gateway;
 use identity_book::IdentityBook;
 use kubelet_node::KubeletNode;
 use lookup::Lookup;
-pub use mirror_node::LOCAL_FEDERATED_SELECTOR;
-use mirror_node::MirrorNode;
+pub use mirror::LOCAL_FEDERATED_SELECTOR;
+use mirror::MirrorNode;
 pub use msg::{FaultMsg, Msg, NetMsg, Payload, Timer};
 pub use observe::Observation;
 use std::sync::Arc;
@@ -200,7 +200,7 @@ impl World {
     /// The per-Link service mirrors (no local mirror), with their source cluster.
     pub fn link_mirrors(&self) -> Vec<(usize, &MirrorNode)> {
         let mut all = self.mirrors();
-        all.retain(|(_, m)| !m.settings.local_mirror);
+        all.retain(|(_, m)| !m.is_local());
         all
     }
 }
