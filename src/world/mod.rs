@@ -19,6 +19,8 @@ pub mod env;
 pub mod fault_injector;
 pub mod frames;
 pub mod gateway;
+#[cfg(test)]
+mod harness;
 pub mod identity_book;
 pub mod kubelet_node;
 pub mod lookup;
@@ -31,6 +33,35 @@ pub mod overlay;
 pub mod seed;
 pub mod traffic;
 pub mod transport;
+
+/// A small two-cluster world for the components' unit tests: west links to east, which exports
+/// `web` (one replica) through its gateway; a client in west calls it twice a second.
+#[cfg(test)]
+const TEST_SCENARIO: &str = r#"
+[sim]
+name = "unit"
+seed = 7
+duration = "10m"
+[[cluster]]
+name = "west"
+local_service_mirror = false
+[[cluster]]
+name = "east"
+local_service_mirror = false
+[[link]]
+from = "west"
+to = "east"
+[[service]]
+cluster = "east"
+name = "web"
+ports = [{ name = "http", port = 80 }]
+exported = true
+[[traffic]]
+from = "west"
+to = "web-east.default.svc.cluster.local:80"
+rate = "2/s"
+start = "30s"
+"#;
 
 use crate::k8s::store::ObjectView;
 use crate::k8s::{Kind, ObjectKey};

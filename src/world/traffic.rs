@@ -481,3 +481,58 @@ impl TrafficClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::sim::{SimDuration, SimTime};
+    use crate::world::harness::Harness;
+    use crate::world::{Node, TEST_SCENARIO};
+
+    const CLIENT: &str = "west/traffic-0";
+
+    /// A tick sends a request's DNS query to the client's own CoreDNS and arms the next tick
+    /// one interval (0.5 s at 2/s) later.
+    #[test]
+    fn a_tick_resolves_through_cluster_dns_and_arms_the_next() {
+        let mut h = Harness::new(TEST_SCENARIO);
+        let tick = h.step_until(SimDuration::from_mins(1), |d| {
+            d.to == CLIENT && d.kind == "timer-traffic"
+        });
+        assert_eq!(tick.at, SimTime::ZERO + SimDuration::from_secs(30));
+        assert!(tick.sent("west/coredns", "dns-query"), "{tick:?}");
+        let next = tick
+            .sent
+            .iter()
+            .find(|s| s.to == CLIENT && s.kind == "timer-traffic");
+        assert_eq!(
+            next.map(|s| s.at),
+            Some(tick.at + SimDuration::from_millis(500))
+        );
+    }
+
+    /// Through the gateway, every request is answered by east's web pod.
+    #[test]
+    fn requests_are_answered_by_the_target_pod() {
+        let mut h = Harness::new(TEST_SCENARIO);
+        h.run_to(SimDuration::from_mins(2));
+        let Node::Traffic(t) = h.world.node(h.id(CLIENT)) else {
+            panic!("a traffic client")
+        };
+        assert!(t.records.len() > 100);
+        let served: Vec<&String> = t
+            .records
+            .iter()
+            .filter_map(|r| r.result.as_ref().ok())
+            .collect();
+        assert!(
+            served.len() * 10 >= t.records.len() * 9,
+            "{} of {}",
+            served.len(),
+            t.records.len()
+        );
+        assert!(
+            served.iter().all(|s| s.starts_with("east/default/web-")),
+            "{served:?}"
+        );
+    }
+}

@@ -315,3 +315,124 @@ impl MirrorNode {
         self.probe_conn(env, event);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::k8s::store::ObjectView;
+    use crate::world::harness::Harness;
+    use crate::world::{Msg, Node, Observation, TEST_SCENARIO};
+
+    const MIRROR: &str = "west/service-mirror-east";
+
+    fn mirror(h: &Harness) -> &MirrorNode {
+        match h.world.node(h.id(MIRROR)) {
+            Node::Mirror(m) => m,
+            _ => panic!("{MIRROR} is a service mirror"),
+        }
+    }
+
+    fn started(h: &Harness) -> usize {
+        mirror(h)
+            .log
+            .iter()
+            .filter(|(_, l)| l == "cluster watcher for east started")
+            .count()
+    }
+
+    /// Start-up (spec §3.2): the local informers sync, the Link is found, the target answers
+    /// `Version`, the remote informers sync, then the watcher runs and mirrors `web`.
+    #[test]
+    fn the_watcher_starts_once_the_target_answers_and_mirrors_the_export() {
+        let mut h = Harness::new(TEST_SCENARIO);
+        let version = h.step_until(SimDuration::from_secs(5), |d| {
+            d.to == MIRROR && d.sent("east/apiserver", "tcp-syn")
+        });
+        assert!(!mirror(&h).is_running(), "{version:?}");
+        h.run_until(SimDuration::from_secs(30), |w| {
+            w.mirrors().iter().all(|(_, m)| m.is_running())
+        });
+        assert_eq!(started(&h), 1);
+        h.run_until(SimDuration::from_secs(30), |w| {
+            w.apis[0]
+                .server
+                .store()
+                .get(&crate::k8s::ObjectKey::new(
+                    Kind::Service,
+                    "default",
+                    "web-east",
+                ))
+                .is_some()
+        });
+        assert_eq!(mirror(&h).gateway_alive(), Some(true));
+    }
+
+    /// linkerd2#13579: the mirror's own Link status writes do not restart its watcher.
+    #[test]
+    fn status_writes_do_not_restart_the_watcher() {
+        let mut h = Harness::new(TEST_SCENARIO);
+        h.run_to(SimDuration::from_mins(3));
+        let link = h
+            .store("west")
+            .get(&crate::k8s::ObjectKey::new(
+                Kind::Link,
+                crate::world::seed::MC_NAMESPACE,
+                "east",
+            ))
+            .and_then(|o| o.as_link())
+            .expect("the Link")
+            .clone();
+        assert!(
+            !link.status.mirror_services.is_empty(),
+            "the mirror wrote the Link's status"
+        );
+        assert_eq!(started(&h), 1);
+    }
+
+    /// A timer armed by an earlier watcher generation does nothing.
+    #[test]
+    fn a_stale_timer_is_a_no_op() {
+        let mut h = Harness::new(TEST_SCENARIO);
+        h.run_until(SimDuration::from_secs(30), |w| {
+            w.mirrors().iter().all(|(_, m)| m.is_running())
+        });
+        for timer in [
+            Timer::MirrorWork { generation: 0 },
+            Timer::MirrorRepair { generation: 0 },
+            Timer::MirrorRestartLink { generation: 0 },
+            Timer::ProbeTick { generation: 0 },
+        ] {
+            assert_eq!(h.deliver(MIRROR, Msg::Timer(timer)), [], "{timer:?}");
+        }
+        assert_eq!(started(&h), 1);
+    }
+
+    /// The gateway refuses connections: after three failed probes the watcher hears that the
+    /// gateway is dead and repairs the mirrors' readiness (spec §8.3, §6.5).
+    #[test]
+    fn a_dead_gateway_reaches_the_watcher_as_a_liveness_change() {
+        let scenario = format!(
+            "{TEST_SCENARIO}[[fault]]\nat = \"2m\"\nfor = \"2m\"\ngateway_down = \"east\"\n"
+        );
+        let mut h = Harness::new(&scenario);
+        let liveness = |alive| crate::world::Observation::GatewayLiveness {
+            link: "east".into(),
+            alive,
+        };
+        // The first success after start-up is redundant: the worker starts "not alive".
+        let first = h.step_until(SimDuration::from_mins(1), |d| {
+            d.to == MIRROR
+                && d.observed
+                    .iter()
+                    .any(|o| matches!(o, Observation::GatewayLiveness { .. }))
+        });
+        assert!(first.observed.contains(&liveness(true)), "{first:?}");
+        assert!(first.at < SimTime::ZERO + SimDuration::from_secs(30));
+        let dead = h.step_until(SimDuration::from_mins(3), |d| {
+            d.to == MIRROR && d.observed.contains(&liveness(false))
+        });
+        assert!(dead.at > SimTime::ZERO + SimDuration::from_mins(2));
+        assert!(dead.sent(MIRROR, "timer-mirror-work"), "a repair is queued");
+        assert_eq!(mirror(&h).gateway_alive(), Some(false));
+    }
+}
