@@ -109,12 +109,9 @@ fn line(job: &Job) -> String {
     let (hash, verdict) = match result {
         Err(e) => ("-".to_string(), format!("ERROR:{}", e.replace(' ', "_"))),
         Ok(r) => {
-            let failing = r.report.failed_checks();
-            let verdict = if failing.is_empty() {
-                "PASS".to_string()
-            } else {
-                format!("FAIL:{}", failing.join(","))
-            };
+            let failing = r.report.failure_signature();
+            let verdict = format!("{:?}:{}", r.report.verdict, failing.join(","))
+                .replace(' ', "_");
             (r.report.trace_hash.clone(), verdict)
         }
     };
