@@ -110,8 +110,7 @@ fn line(job: &Job) -> String {
         Err(e) => ("-".to_string(), format!("ERROR:{}", e.replace(' ', "_"))),
         Ok(r) => {
             let failing = r.report.failure_signature();
-            let verdict = format!("{:?}:{}", r.report.verdict, failing.join(","))
-                .replace(' ', "_");
+            let verdict = format!("{:?}:{}", r.report.verdict, failing.join(",")).replace(' ', "_");
             (r.report.trace_hash.clone(), verdict)
         }
     };

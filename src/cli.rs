@@ -1,8 +1,11 @@
 //! The `mcsim` command line. `mcsim SCENARIO` is `mcsim run SCENARIO`.
 //!
-//! Exit codes: 0 = every check held, 1 = a check failed (the report gives the seed and the
-//! replay command), 2 = bad input (scenario diagnostics, unreadable files, bad flags).
-//! The wall clock is read here only, to print how long a run took; never inside a simulation.
+//! Exit codes (README "Exit codes"): 0 = every check held; 1 = a safety check failed; 2 = bad
+//! input (scenario diagnostics, unreadable files, bad flags); 3 = a liveness check failed;
+//! 4 = inconclusive (the run did not test what it claims: cut short, faults not reached or not
+//! fired); 5 = an mcsim internal error (a panic: an mcsim bug). See [`crate::report::Verdict`].
+//! The wall clock is read here only, to print how long a run took (on stderr, so reports are
+//! byte-identical across runs); never inside a simulation.
 
 use crate::report::{self, Report};
 use crate::run::{self, RunOptions};
@@ -143,13 +146,27 @@ pub fn normalize_args(mut args: Vec<String>) -> Vec<String> {
     args
 }
 
+/// Exit code of bad input (scenario diagnostics, unreadable files, bad flags).
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+/// Runs the command line; a panic outside a run (a run reports its own) is an mcsim internal
+/// error (exit 5) rather than Rust's default exit code.
 pub fn main_with_args(args: Vec<String>) -> ExitCode {
+    crate::panics::catch(|| dispatch(args)).unwrap_or_else(|panic| {
+        eprintln!(
+            "mcsim: internal error (an mcsim bug, please report it with the command): {panic}"
+        );
+        ExitCode::from(crate::report::Verdict::InternalError.exit_code())
+    })
+}
+
+fn dispatch(args: Vec<String>) -> ExitCode {
     let cli = match Cli::try_parse_from(normalize_args(args)) {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
             return if e.use_stderr() {
-                ExitCode::from(2)
+                ExitCode::from(EXIT_BAD_INPUT)
             } else {
                 ExitCode::SUCCESS
             };
@@ -159,6 +176,11 @@ pub fn main_with_args(args: Vec<String>) -> ExitCode {
         Command::Run(args) => cmd_run(args),
         Command::Check { scenario } => match load(&scenario) {
             Ok(s) => {
+                let s = Arc::new(s);
+                if let Err(e) = run::validate(&s) {
+                    eprintln!("{}: {e}", scenario.display());
+                    return ExitCode::from(EXIT_BAD_INPUT);
+                }
                 out(&format!(
                     "{}: ok ({} clusters, {} links, {} faults)\n",
                     scenario.display(),
@@ -181,7 +203,7 @@ pub fn main_with_args(args: Vec<String>) -> ExitCode {
                 }
                 Err(e) => {
                     eprintln!("{}: {e}", scenario.display());
-                    ExitCode::from(2)
+                    ExitCode::from(EXIT_BAD_INPUT)
                 }
             },
             Err(code) => code,
@@ -192,7 +214,7 @@ pub fn main_with_args(args: Vec<String>) -> ExitCode {
 fn load(path: &Path) -> Result<scenario::Scenario, ExitCode> {
     scenario::load_file(path).map_err(|d: Diagnostics| {
         eprintln!("{d}");
-        ExitCode::from(2)
+        ExitCode::from(EXIT_BAD_INPUT)
     })
 }
 
@@ -223,7 +245,7 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{}: {e}", args.scenario.display());
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
     let wall = started.elapsed();
@@ -231,26 +253,23 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         && let Err(e) = write_trace(path, &result)
     {
         eprintln!("{}: cannot write the trace: {e}", path.display());
-        return ExitCode::from(2);
+        return ExitCode::from(EXIT_BAD_INPUT);
     }
     if let Some(path) = &args.trace_perfetto
         && let Err(e) = std::fs::write(path, report::perfetto::render(&result))
     {
         eprintln!("{}: cannot write the Perfetto trace: {e}", path.display());
-        return ExitCode::from(2);
+        return ExitCode::from(EXIT_BAD_INPUT);
     }
     if let Some(dir) = &args.dump
         && let Err(e) = write_dumps(dir, &result)
     {
         eprintln!("{}: cannot write the dump: {e}", dir.display());
-        return ExitCode::from(2);
+        return ExitCode::from(EXIT_BAD_INPUT);
     }
-    print_report(&result.report, args.format, Some(wall));
-    if result.report.passed() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    print_report(&result.report, args.format);
+    eprintln!("wall time: {:.3}s", wall.as_secs_f64());
+    ExitCode::from(result.report.exit_code)
 }
 
 /// Switches on `--fix` names (validated against `crate::quirks::FIX_NAMES`).
@@ -261,7 +280,7 @@ fn apply_fixes(scenario: &mut scenario::Scenario, fixes: &[String]) -> Result<()
                 "unknown fix \"{fix}\" (known fixes: {})",
                 crate::quirks::FIX_NAMES.join(", ")
             );
-            return Err(ExitCode::from(2));
+            return Err(ExitCode::from(EXIT_BAD_INPUT));
         }
         if !scenario.linkerd.fixes.contains(fix) {
             scenario.linkerd.fixes.push(fix.clone());
@@ -289,15 +308,9 @@ fn out(text: &str) {
     let _ = stdout.flush();
 }
 
-fn print_report(report: &Report, format: Format, wall: Option<std::time::Duration>) {
+fn print_report(report: &Report, format: Format) {
     match format {
-        Format::Text => {
-            let mut text = report::text::render(report);
-            if let Some(w) = wall {
-                text.push_str(&format!("wall time: {:.3}s\n", w.as_secs_f64()));
-            }
-            out(&text);
-        }
+        Format::Text => out(&report::text::render(report)),
         Format::Json => match serde_json::to_string_pretty(report) {
             Ok(json) => out(&format!("{json}\n")),
             Err(e) => eprintln!("cannot render the report as JSON: {e}"),
@@ -380,7 +393,7 @@ fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{}: {e}", args.scenario.display());
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
     let wall = started.elapsed();
@@ -389,7 +402,7 @@ fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
         Ok(w) => w,
         Err(e) => {
             eprintln!("{}: cannot write replay files: {e}", args.out.display());
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
     if !args.no_shrink && !summary.signatures.is_empty() {
@@ -427,20 +440,17 @@ fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
                     args.out.display()
                 ));
             }
-            text.push_str(&format!(
-                "wall time: {:.2}s ({:.0} seeds/s, {} jobs)\n",
-                wall.as_secs_f64(),
-                summary.seeds as f64 / wall.as_secs_f64().max(1e-9),
-                jobs
-            ));
             out(&text);
         }
     }
-    if summary.failures == 0 && summary.nondeterministic.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    // On stderr, so that two sweeps of the same seeds print byte-identical summaries.
+    eprintln!(
+        "wall time: {:.2}s ({:.0} seeds/s, {} jobs; shrinking not counted)",
+        wall.as_secs_f64(),
+        summary.seeds as f64 / wall.as_secs_f64().max(1e-9),
+        jobs
+    );
+    ExitCode::from(summary.exit_code)
 }
 
 fn parse_shard(text: &str) -> Result<(u64, u64), String> {
@@ -463,7 +473,7 @@ fn cmd_merge(files: &[PathBuf], format: Format) -> ExitCode {
             Ok(t) => t,
             Err(e) => {
                 eprintln!("{}: cannot read: {e}", file.display());
-                return ExitCode::from(2);
+                return ExitCode::from(EXIT_BAD_INPUT);
             }
         };
         match serde_json::from_str::<crate::fuzz::Summary>(&text) {
@@ -475,7 +485,7 @@ fn cmd_merge(files: &[PathBuf], format: Format) -> ExitCode {
                     e.line(),
                     e.column()
                 );
-                return ExitCode::from(2);
+                return ExitCode::from(EXIT_BAD_INPUT);
             }
         }
     }
@@ -483,7 +493,7 @@ fn cmd_merge(files: &[PathBuf], format: Format) -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("mcsim merge: {e}");
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
     match format {
@@ -493,11 +503,7 @@ fn cmd_merge(files: &[PathBuf], format: Format) -> ExitCode {
         },
         Format::Text => out(&summary_text(&summary, None)),
     }
-    if summary.failures == 0 && summary.nondeterministic.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    ExitCode::from(summary.exit_code)
 }
 
 /// The text form of a fuzz summary; `out` is where replay files were written.
@@ -545,11 +551,20 @@ fn summary_text(summary: &crate::fuzz::Summary, out: Option<&Path>) -> String {
             "  NONDETERMINISTIC seed {seed}: two runs gave different trace hashes\n"
         ));
     }
-    if summary.failures == 0 && summary.nondeterministic.is_empty() {
-        text.push_str("verdict: PASS\n");
-    } else {
-        text.push_str("verdict: FAIL\n");
+    if summary.inconclusive > 0 {
+        text.push_str(&format!(
+            "  INCONCLUSIVE {} seed(s) tested less than they claim (e.g. stopped at the event limit), first seed {}\n",
+            summary.inconclusive,
+            summary
+                .first_inconclusive
+                .map_or_else(|| "?".into(), |s| s.to_string())
+        ));
     }
+    text.push_str(&format!(
+        "verdict: {} (exit code {})\n",
+        summary.verdict.headline(),
+        summary.exit_code
+    ));
     text
 }
 
@@ -558,7 +573,7 @@ fn cmd_replay(file: &Path, format: Format) -> ExitCode {
         Ok(t) => t,
         Err(e) => {
             eprintln!("{}: cannot read: {e}", file.display());
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
     let replay: crate::fuzz::Replay = match serde_json::from_str(&text) {
@@ -570,7 +585,7 @@ fn cmd_replay(file: &Path, format: Format) -> ExitCode {
                 e.line(),
                 e.column()
             );
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
     let mut base = match load(Path::new(&replay.scenario)) {
@@ -584,7 +599,7 @@ fn cmd_replay(file: &Path, format: Format) -> ExitCode {
         Ok(r) => r,
         Err(e) => {
             eprintln!("{}: {e}", replay.scenario);
-            return ExitCode::from(2);
+            return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
     match format {
@@ -612,12 +627,13 @@ fn cmd_replay(file: &Path, format: Format) -> ExitCode {
             }
         )),
     }
-    if !same {
-        return ExitCode::from(1);
+    // The case's own verdict decides; a replay that no longer fails and no longer gives the
+    // recorded trace did not reproduce the case, which proves nothing either way.
+    if !same && report.verdict == crate::report::Verdict::Pass {
+        eprintln!(
+            "mcsim replay: the case passes and its trace differs from the recorded one: the replay did not reproduce it (was it recorded by another mcsim build?)"
+        );
+        return ExitCode::from(crate::report::Verdict::Inconclusive.exit_code());
     }
-    if result.failing.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    }
+    ExitCode::from(report.exit_code)
 }

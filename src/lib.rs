@@ -8,6 +8,7 @@ pub mod identity;
 pub mod k8s;
 pub mod multicluster;
 pub mod net;
+pub mod panics;
 pub mod quirks;
 pub mod report;
 pub mod run;

@@ -35,6 +35,7 @@ pub const BREAKAGE_NAMES: &[&str] = &[
     "gateway-ignores-hostname",
     "partition-cuts-whole-cluster",
     "fault-injector-skips-heal",
+    "fault-injector-panics-on-partition",
 ];
 
 #[cfg(test)]

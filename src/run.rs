@@ -2,7 +2,7 @@
 //! scenario (or `--until`), feed observations to the checks, and assemble the report.
 
 use crate::check::{self, Checker};
-use crate::report::{FaultRow, GatewayRow, Report};
+use crate::report::{FaultRow, GatewayRow, Report, Verdict};
 use crate::scenario::Scenario;
 use crate::sim::trace::TraceRecord;
 use crate::sim::{
@@ -81,10 +81,31 @@ fn setup(
     Ok((seed, kernel, world))
 }
 
+/// Builds the world of `scenario` without running it: what `mcsim check` adds to loading, so
+/// that it refuses every scenario `mcsim run` would refuse (manifest objects the API server
+/// rejects, faults that do not apply to the topology, ...).
+pub fn validate(scenario: &Arc<Scenario>) -> Result<(), String> {
+    crate::panics::catch(|| setup(scenario, &RunOptions::default()).map(|_| ()))
+        .unwrap_or_else(|panic| Err(format!("mcsim panicked while building the world: {panic}")))
+}
+
+/// How the event loop of one run ended.
+struct Driven {
+    outcome: RunOutcome,
+    /// The message and location of an mcsim panic that ended the run.
+    panic: Option<String>,
+}
+
 /// Runs `scenario`. Fails only when the scenario describes a world that cannot be built (a
-/// user error reported like a scenario diagnostic).
+/// user error reported like a scenario diagnostic). A panic inside mcsim (building the world,
+/// a component, a check) ends the run with the verdict `internal-error`, the panic in the
+/// report, and whatever the run had reached.
 pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, String> {
-    let (seed, mut kernel, mut world) = setup(&scenario, options)?;
+    let seed = options.seed.unwrap_or(scenario.seed);
+    let (seed, mut kernel, mut world) = match crate::panics::catch(|| setup(&scenario, options)) {
+        Ok(built) => built?,
+        Err(panic) => return Ok(unbuilt(&scenario, seed, panic)),
+    };
     if options.cross_check {
         world.enable_cross_checks();
     }
@@ -93,139 +114,326 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
     } else {
         check::checks_for(&world)
     });
-
     let end = SimTime::ZERO
         + options
             .until
             .unwrap_or(scenario.duration)
             .min(scenario.duration);
-    let mut outcome = RunOutcome::ReachedTime;
-    let budget_end = scenario.events_max;
+    let driven = drive(
+        &mut kernel,
+        &mut world,
+        &mut checker,
+        end,
+        scenario.events_max,
+    );
+    let mut result = match driven.panic {
+        None => crate::panics::catch(|| {
+            conclude(&kernel, &world, checker, driven.outcome, end, options, seed)
+        })
+        .map_err(|panic| (panic, None)),
+        Some(panic) => Err((panic, Some(checker))),
+    }
+    .unwrap_or_else(|(panic, checker)| {
+        let checks = checker
+            .map(|c| c.abandon("mcsim panicked"))
+            .unwrap_or_default();
+        abandoned(&kernel, &world, seed, panic, checks)
+    });
+    result.trace = kernel.trace().records().map(<[TraceRecord]>::to_vec);
+    result.component_names = kernel.component_names().to_vec();
+    result.decisions = kernel.schedule().recorded();
+    Ok(result)
+}
+
+/// The event loop: delivers events up to `end` (or the event budget), feeding observations
+/// to the checks; stops at an mcsim panic.
+fn drive(
+    kernel: &mut Kernel<Msg>,
+    world: &mut World,
+    checker: &mut Checker,
+    end: SimTime,
+    events_max: u64,
+) -> Driven {
     loop {
         match kernel.next_event_time() {
             None => {
-                outcome = RunOutcome::Quiescent;
-                break;
+                return Driven {
+                    outcome: RunOutcome::Quiescent,
+                    panic: None,
+                };
             }
-            Some(t) if t > end => break,
+            Some(t) if t > end => {
+                return Driven {
+                    outcome: RunOutcome::ReachedTime,
+                    panic: None,
+                };
+            }
             Some(_) => {}
         }
-        if kernel.delivered() >= budget_end {
-            outcome = RunOutcome::EventLimit;
-            break;
+        if kernel.delivered() >= events_max {
+            return Driven {
+                outcome: RunOutcome::EventLimit,
+                panic: None,
+            };
         }
-        let Some(step) = kernel.step(&mut world) else {
-            break;
-        };
-        if !world.observations.is_empty() {
-            let observations = std::mem::take(&mut world.observations);
-            for (at, obs) in &observations {
-                checker.observe(step.seq, *at, obs, &world);
+        let stepped = crate::panics::catch(|| {
+            let Some(step) = kernel.step(world) else {
+                return false;
+            };
+            if !world.observations.is_empty() {
+                let observations = std::mem::take(&mut world.observations);
+                for (at, obs) in &observations {
+                    checker.observe(step.seq, *at, obs, world);
+                }
+            }
+            true
+        });
+        match stepped {
+            Ok(true) => {}
+            Ok(false) => {
+                return Driven {
+                    outcome: RunOutcome::Quiescent,
+                    panic: None,
+                };
+            }
+            Err(panic) => {
+                return Driven {
+                    outcome: RunOutcome::ReachedTime,
+                    panic: Some(panic),
+                };
             }
         }
     }
-    let traffic = crate::check::traffic::rows(&world, end);
-    let traffic_per_fault = crate::check::traffic::fault_tables(&world, end);
-    let (mut results, convergence) = checker.finish(&world, end);
+}
+
+/// The report of a run whose event loop ended normally (trace, component names and
+/// decisions are filled in by the caller).
+fn conclude(
+    kernel: &Kernel<Msg>,
+    world: &World,
+    checker: Checker,
+    outcome: RunOutcome,
+    end: SimTime,
+    options: &RunOptions,
+    seed: u64,
+) -> RunResult {
+    let scenario = &world.scenario;
+    let scenario_end = SimTime::ZERO + scenario.duration;
+    // A run that ran out of events or was quiescent has seen everything up to `end`; one
+    // stopped by the event budget has seen only up to its last event.
+    let reached = match outcome {
+        RunOutcome::EventLimit => kernel.now(),
+        RunOutcome::ReachedTime | RunOutcome::Quiescent => end,
+    };
+    let stopped_early = match outcome {
+        RunOutcome::EventLimit => Some(format!(
+            "the run stopped at the event limit ([sim] events_max = {}) at t={reached}, before the scenario's end {scenario_end}",
+            scenario.events_max
+        )),
+        _ if end < scenario_end => Some(format!(
+            "the run stopped at t={end} (--until), before the scenario's end {scenario_end}"
+        )),
+        _ => None,
+    };
+    let unreached = unreached_schedule(world, reached, outcome == RunOutcome::EventLimit);
+    let traffic = crate::check::traffic::rows(world, reached);
+    let traffic_per_fault = crate::check::traffic::fault_tables(world, reached);
+    let (mut results, convergence) = checker.finish(world, reached, stopped_early.as_deref());
     if options.cross_check {
         let mismatches = world.cross_check_mismatches();
-        results.push(crate::check::CheckResult {
-            name: "cross-check.incremental".into(),
-            passed: mismatches.is_empty(),
-            detail: match mismatches.first() {
+        results.push(crate::check::CheckResult::new(
+            "cross-check.incremental",
+            crate::check::CheckClass::Internal,
+            mismatches.is_empty(),
+            match mismatches.first() {
                 None => "every incremental kubelet and GC pass matched the full pass".into(),
                 Some(first) => format!("{} mismatching pass(es); first: {first}", mismatches.len()),
             },
-            first_violation: None,
-        });
+        ));
     }
+    let verdict = Verdict::of(&results, stopped_early.is_some() || !unreached.is_empty());
     let report = Report {
+        verdict,
+        exit_code: verdict.exit_code(),
         scenario: scenario.name.clone(),
         source: scenario.source.clone(),
         seed,
         trace_hash: crate::sim::trace::format_hash(kernel.trace().hash()),
         events: kernel.delivered(),
-        end_time_ns: end.0,
+        end_time_ns: scenario_end.0,
+        reached_ns: reached.0,
         outcome: match outcome {
+            RunOutcome::EventLimit => "event-limit",
+            _ if end < scenario_end => "until",
             RunOutcome::ReachedTime => "completed",
             RunOutcome::Quiescent => "quiescent",
-            RunOutcome::EventLimit => "event-limit",
         }
         .into(),
-        faults: world
-            .fired_faults()
-            .iter()
-            .map(|f| FaultRow {
-                index: f.index,
-                kind: f.kind.into(),
-                description: f.description.clone(),
-                at_ns: f.at.0,
-                healed_ns: f.healed_at.map(|t| t.0),
-            })
-            .collect(),
+        stopped_early,
+        unreached,
+        panic: None,
+        faults: fault_rows(world),
         checks: results,
         convergence,
         traffic,
         traffic_per_fault,
-        gateways: world
-            .link_mirrors()
-            .into_iter()
-            .map(|(cluster, m)| {
-                let metrics = m.probe_metrics();
-                GatewayRow {
-                    mirror: format!(
-                        "{}/{}",
-                        scenario.clusters[cluster].name, m.settings.link_name
-                    ),
-                    gateway_alive: metrics.map(|p| p.gateway_alive),
-                    watcher_alive: m.gateway_alive(),
-                    probes_successful: metrics.map(|p| p.probes_successful).unwrap_or(0),
-                    probes_failed: metrics.map(|p| p.probes_failed).unwrap_or(0),
-                    latency_ms: metrics.and_then(|p| p.gateway_latency_ms),
-                    endpoint_repairs: m.endpoint_repairs(),
-                }
-            })
-            .collect(),
+        gateways: gateway_rows(world),
     };
-    let dumps = if options.dump {
-        let mirrors = world.mirrors();
-        world
-            .apis
-            .iter()
-            .zip(&scenario.clusters)
-            .enumerate()
-            .map(|(i, (api, c))| ClusterDump {
+    RunResult {
+        dumps: if options.dump {
+            dumps(world)
+        } else {
+            Vec::new()
+        },
+        report,
+        trace: None,
+        component_names: Vec::new(),
+        decisions: Tape::default(),
+    }
+}
+
+/// The report of a run that mcsim's own panic ended at the kernel's current time: the safety
+/// violations seen so far, every other check not judged.
+fn abandoned(
+    kernel: &Kernel<Msg>,
+    world: &World,
+    seed: u64,
+    panic: String,
+    checks: Vec<crate::check::CheckResult>,
+) -> RunResult {
+    let scenario = &world.scenario;
+    let report = Report {
+        stopped_early: Some(format!("mcsim panicked at t={}", kernel.now())),
+        reached_ns: kernel.now().0,
+        events: kernel.delivered(),
+        trace_hash: crate::sim::trace::format_hash(kernel.trace().hash()),
+        faults: fault_rows(world),
+        checks,
+        ..Report::internal_error(scenario, seed, panic)
+    };
+    RunResult {
+        dumps: Vec::new(),
+        report,
+        trace: None,
+        component_names: Vec::new(),
+        decisions: Tape::default(),
+    }
+}
+
+/// The report of a run whose world panicked while being built.
+fn unbuilt(scenario: &Scenario, seed: u64, panic: String) -> RunResult {
+    RunResult {
+        dumps: Vec::new(),
+        report: Report {
+            stopped_early: Some("mcsim panicked while building the world".into()),
+            ..Report::internal_error(scenario, seed, panic)
+        },
+        trace: None,
+        component_names: Vec::new(),
+        decisions: Tape::default(),
+    }
+}
+
+fn fault_rows(world: &World) -> Vec<FaultRow> {
+    world
+        .fired_faults()
+        .iter()
+        .map(|f| FaultRow {
+            index: f.index,
+            kind: f.kind.into(),
+            description: f.description.clone(),
+            at_ns: f.at.0,
+            healed_ns: f.healed_at.map(|t| t.0),
+        })
+        .collect()
+}
+
+/// `linkerd multicluster gateways` of every service mirror at the end.
+fn gateway_rows(world: &World) -> Vec<GatewayRow> {
+    world
+        .link_mirrors()
+        .into_iter()
+        .map(|(cluster, m)| {
+            let metrics = m.probe_metrics();
+            GatewayRow {
+                mirror: format!(
+                    "{}/{}",
+                    world.scenario.clusters[cluster].name, m.settings.link_name
+                ),
+                gateway_alive: metrics.map(|p| p.gateway_alive),
+                watcher_alive: m.gateway_alive(),
+                probes_successful: metrics.map(|p| p.probes_successful).unwrap_or(0),
+                probes_failed: metrics.map(|p| p.probes_failed).unwrap_or(0),
+                latency_ms: metrics.and_then(|p| p.gateway_latency_ms),
+                endpoint_repairs: m.endpoint_repairs(),
+            }
+        })
+        .collect()
+}
+
+/// Every cluster's objects and controller logs at the end (`--dump`).
+fn dumps(world: &World) -> Vec<ClusterDump> {
+    let mirrors = world.mirrors();
+    let render = |log: &[(SimTime, String)]| -> String {
+        log.iter()
+            .map(|(t, line)| format!("t={t} {line}\n"))
+            .collect()
+    };
+    world
+        .apis
+        .iter()
+        .zip(&world.scenario.clusters)
+        .enumerate()
+        .map(|(i, (api, c))| {
+            let mut logs: Vec<(String, String)> = mirrors
+                .iter()
+                .filter(|(cluster, _)| *cluster == i)
+                .map(|(_, m)| (m.component(), render(&m.log)))
+                .collect();
+            if let Some(d) = world.destination(i) {
+                logs.push(("destination".into(), render(&d.log)));
+            }
+            ClusterDump {
                 cluster: c.name.clone(),
                 yaml: crate::k8s::manifest::dump_yaml(api.server.objects()),
                 json: crate::k8s::manifest::dump_json(api.server.objects()),
-                logs: {
-                    let render = |log: &[(SimTime, String)]| -> String {
-                        log.iter()
-                            .map(|(t, line)| format!("t={t} {line}\n"))
-                            .collect()
-                    };
-                    let mut logs: Vec<(String, String)> = mirrors
-                        .iter()
-                        .filter(|(cluster, _)| *cluster == i)
-                        .map(|(_, m)| (m.component(), render(&m.log)))
-                        .collect();
-                    if let Some(d) = world.destination(i) {
-                        logs.push(("destination".into(), render(&d.log)));
-                    }
-                    logs
-                },
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    Ok(RunResult {
-        dumps,
-        report,
-        trace: kernel.trace().records().map(<[TraceRecord]>::to_vec),
-        component_names: kernel.component_names().to_vec(),
-        decisions: kernel.schedule().recorded(),
-    })
+                logs,
+            }
+        })
+        .collect()
+}
+
+/// The scripted faults, heals and actions due before the scenario's end that the run did not
+/// reach (it stopped at `reached`; with `cut`, at the event budget, so events due at `reached`
+/// itself may not have been delivered either).
+fn unreached_schedule(world: &World, reached: SimTime, cut: bool) -> Vec<String> {
+    let s = &world.scenario;
+    let scenario_end = SimTime::ZERO + s.duration;
+    let missed = |due: SimTime| due <= scenario_end && (due > reached || (cut && due == reached));
+    let mut out = Vec::new();
+    for (i, f) in s.faults.iter().enumerate() {
+        let due = SimTime::ZERO + f.at;
+        let fired = world.fired_faults().iter().find(|x| x.index == i);
+        if fired.is_none() && missed(due) {
+            out.push(format!("fault #{i} ({}) due at {due}", f.kind));
+        } else if let Some(d) = f.duration
+            && fired.is_none_or(|x| x.healed_at.is_none())
+            && missed(due + d)
+        {
+            out.push(format!(
+                "heal of fault #{i} ({}) due at {}",
+                f.kind,
+                due + d
+            ));
+        }
+    }
+    for (i, a) in s.actions.iter().enumerate() {
+        let due = SimTime::ZERO + a.at;
+        if missed(due) {
+            out.push(format!("action #{i} ({}) due at {due}", a.kind.describe()));
+        }
+    }
+    out
 }
 
 /// What [`run_until_converged`] found.

@@ -153,7 +153,12 @@ fn a_failing_case_shrinks_to_a_small_standalone_scenario() {
     );
     // The file stands alone: a plain run of it fails the same check...
     let alone = load_str("shrunk.toml", &shrunk.text, Registry::global()).unwrap();
-    assert!(alone.expect.as_ref().is_some_and(|e| !e.pass));
+    assert!(
+        alone
+            .expect
+            .as_ref()
+            .is_some_and(|e| e.verdict == mcsim::scenario::ExpectedVerdict::Fail)
+    );
     let report = mcsim::run::run(Arc::new(alone.clone()), &Default::default())
         .unwrap()
         .report;

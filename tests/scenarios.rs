@@ -3,6 +3,7 @@
 //! it must reach in `[expect]` (the exact set of failing checks). A quirk scenario also names a
 //! fix: with it switched on, the scenario must pass.
 
+use mcsim::report::Verdict;
 use mcsim::run::{RunOptions, run};
 use mcsim::scenario::{Scenario, load_file};
 use std::collections::BTreeSet;
@@ -20,10 +21,10 @@ fn files(dir: &str) -> Vec<PathBuf> {
     v
 }
 
-fn failing(scenario: Scenario) -> (bool, BTreeSet<String>) {
+fn failing(scenario: Scenario) -> (Verdict, BTreeSet<String>) {
     let result = run(Arc::new(scenario), &RunOptions::default()).expect("world builds");
     (
-        result.report.passed(),
+        result.report.verdict,
         result
             .report
             .failed_checks()
@@ -60,18 +61,19 @@ fn check_dir(dir: &str, min: usize) {
             problems.push(format!("{name}: has no [expect] verdict"));
             continue;
         };
-        let (passed, failed) = failing(scenario.clone());
+        let (verdict, failed) = failing(scenario.clone());
         let wanted: BTreeSet<String> = expect.failing.iter().cloned().collect();
-        if passed != expect.pass || failed != wanted {
+        if !expect.verdict.matches(verdict) || failed != wanted {
             problems.push(format!(
-                "{name}: failing checks {failed:?}, expected {wanted:?}"
+                "{name}: verdict {verdict:?} failing checks {failed:?}, expected {:?} {wanted:?}",
+                expect.verdict
             ));
         }
         if let Some(fix) = &expect.fix {
             let mut fixed = scenario;
             fixed.linkerd.fixes.push(fix.clone());
-            let (passed, failed) = failing(fixed);
-            if !passed {
+            let (verdict, failed) = failing(fixed);
+            if verdict != Verdict::Pass {
                 problems.push(format!("{name}: with fix {fix} still fails {failed:?}"));
             }
         }

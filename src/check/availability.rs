@@ -13,6 +13,9 @@ impl Check for Availability {
     fn name(&self) -> &'static str {
         "availability"
     }
+    fn class(&self) -> super::CheckClass {
+        super::CheckClass::Liveness
+    }
 
     fn finish(&mut self, world: &World, end: SimTime) -> CheckResult {
         let from = SimTime::ZERO + world.scenario.liveness_from();
@@ -56,6 +59,8 @@ impl Check for Availability {
         }
         CheckResult {
             name: self.name().into(),
+            class: self.class(),
+            judged: true,
             passed: problems.is_empty(),
             detail: if problems.is_empty() {
                 format!(

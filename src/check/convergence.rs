@@ -625,6 +625,9 @@ impl Check for Convergence {
     fn name(&self) -> &'static str {
         "convergence"
     }
+    fn class(&self) -> super::CheckClass {
+        super::CheckClass::Liveness
+    }
 
     fn observe(&mut self, at: SimTime, obs: &Observation, _world: &World) -> Option<String> {
         if let Observation::MirrorWrite(w) = obs
@@ -713,6 +716,8 @@ impl Check for Convergence {
         }
         CheckResult {
             name: self.name().into(),
+            class: self.class(),
+            judged: true,
             passed: problems.is_empty(),
             detail: if problems.is_empty() {
                 format!(

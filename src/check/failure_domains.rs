@@ -46,6 +46,9 @@ impl Check for FailureDomains {
     fn name(&self) -> &'static str {
         "failure-domains"
     }
+    fn class(&self) -> super::CheckClass {
+        super::CheckClass::Safety
+    }
 
     fn finish(&mut self, world: &World, end: SimTime) -> CheckResult {
         let tolerance = self.tolerance.as_f64();
@@ -115,6 +118,8 @@ impl Check for FailureDomains {
         let uncompared = candidates - compared;
         CheckResult {
             name: self.name().into(),
+            class: self.class(),
+            judged: true,
             passed: problems.is_empty(),
             detail: if problems.is_empty() {
                 let mut d = format!(

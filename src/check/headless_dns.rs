@@ -21,6 +21,9 @@ impl Check for HeadlessDns {
     fn name(&self) -> &'static str {
         "headless-dns"
     }
+    fn class(&self) -> super::CheckClass {
+        super::CheckClass::Liveness
+    }
 
     fn finish(&mut self, world: &World, _end: SimTime) -> CheckResult {
         let mut problems = Vec::new();
@@ -159,6 +162,8 @@ impl Check for HeadlessDns {
         }
         CheckResult {
             name: self.name().into(),
+            class: self.class(),
+            judged: true,
             passed: problems.is_empty(),
             detail: if problems.is_empty() {
                 format!(

@@ -68,6 +68,9 @@ impl Check for LinkStatus {
     fn name(&self) -> &'static str {
         "link-status"
     }
+    fn class(&self) -> super::CheckClass {
+        super::CheckClass::Liveness
+    }
 
     fn finish(&mut self, world: &World, _end: SimTime) -> CheckResult {
         let mut problems = Vec::new();
@@ -110,6 +113,8 @@ impl Check for LinkStatus {
         }
         CheckResult {
             name: self.name().into(),
+            class: self.class(),
+            judged: true,
             passed: problems.is_empty(),
             detail: if problems.is_empty() {
                 format!("{judged} Link status entr(ies) agree with the mirrors")

@@ -25,19 +25,71 @@ pub struct Violation {
     pub message: String,
 }
 
+/// What kind of promise a check guards; it decides how a failure counts in the verdict and
+/// the exit code (`crate::report::Verdict`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckClass {
+    /// Something bad never happens: a violation has a finite witness and counts whenever it
+    /// was seen, even in a run that stopped early.
+    Safety,
+    /// Something good eventually happens (convergence, availability after the quiet period):
+    /// judged only in a run that reached its scenario's end.
+    Liveness,
+    /// The run tested what it claims (every scripted fault fired): a failure makes the run
+    /// inconclusive, not a finding about Linkerd.
+    Coverage,
+    /// mcsim's own consistency (test-only cross-checks): a failure is an mcsim bug.
+    Internal,
+}
+
 /// The verdict of one check.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct CheckResult {
     pub name: String,
+    pub class: CheckClass,
+    /// False when the check failed, and when it was not judged.
     pub passed: bool,
+    /// False for a liveness check of a run that stopped before its scenario's end: nothing
+    /// can be said about what would have happened later.
+    #[serde(skip_serializing_if = "is_true")]
+    pub judged: bool,
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_violation: Option<Violation>,
 }
 
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+impl CheckResult {
+    /// A judged result.
+    pub fn new(
+        name: impl Into<String>,
+        class: CheckClass,
+        passed: bool,
+        detail: impl Into<String>,
+    ) -> CheckResult {
+        CheckResult {
+            name: name.into(),
+            class,
+            passed,
+            judged: true,
+            detail: detail.into(),
+            first_violation: None,
+        }
+    }
+    /// A failed judged result.
+    pub fn failed(&self) -> bool {
+        self.judged && !self.passed
+    }
+}
+
 /// One check. `observe` runs on every observation; `finish` once at the end of the run.
 pub trait Check {
     fn name(&self) -> &'static str;
+    fn class(&self) -> CheckClass;
     /// Safety: called for every observation, in order. Return a message for a violation.
     fn observe(&mut self, _at: SimTime, _obs: &Observation, _world: &World) -> Option<String> {
         None
@@ -83,18 +135,23 @@ impl Checker {
         self.checks.iter().any(|(_, v)| v.is_some())
     }
 
-    /// Final verdicts, and the convergence rows the checks measured.
+    /// Final verdicts, and the convergence rows the checks measured. `reached` is the virtual
+    /// time the run actually reached; `stopped_early` says why it did not reach its scenario's
+    /// end, if it did not: liveness checks are then not judged (what would have happened later
+    /// is unknown), while safety violations seen so far still count.
     pub fn finish(
         self,
         world: &World,
-        end: SimTime,
+        reached: SimTime,
+        stopped_early: Option<&str>,
     ) -> (Vec<CheckResult>, Vec<crate::report::ConvergenceRow>) {
         let mut rows = Vec::new();
         let results = self
             .checks
             .into_iter()
             .map(|(mut check, first)| {
-                let mut result = check.finish(world, end);
+                let mut result = check.finish(world, reached);
+                result.class = check.class();
                 rows.extend(check.convergence_rows());
                 if let Some(v) = first {
                     result.passed = false;
@@ -105,11 +162,46 @@ impl Checker {
                         SimTime(v.time_ns)
                     );
                     result.first_violation = Some(v);
+                } else if let Some(why) = stopped_early
+                    && result.class == CheckClass::Liveness
+                {
+                    result.passed = false;
+                    result.judged = false;
+                    result.detail = format!("not judged: {why}");
                 }
                 result
             })
             .collect();
         (results, rows)
+    }
+}
+
+impl Checker {
+    /// The verdicts of a run that ended abnormally (`why`): a safety check violated so far
+    /// fails with its first violation; nothing else can be judged.
+    pub fn abandon(self, why: &str) -> Vec<CheckResult> {
+        self.checks
+            .into_iter()
+            .map(|(check, first)| {
+                let mut result = CheckResult::new(check.name(), check.class(), false, "");
+                match first {
+                    Some(v) => {
+                        result.detail = format!(
+                            "{} (first violation at seq {}, t={})",
+                            v.message,
+                            v.seq,
+                            SimTime(v.time_ns)
+                        );
+                        result.first_violation = Some(v);
+                    }
+                    None => {
+                        result.judged = false;
+                        result.detail = format!("not judged: {why}");
+                    }
+                }
+                result
+            })
+            .collect()
     }
 }
 
@@ -157,6 +249,9 @@ impl Check for FaultsFired {
     fn name(&self) -> &'static str {
         "faults-fired"
     }
+    fn class(&self) -> CheckClass {
+        CheckClass::Coverage
+    }
     fn finish(&mut self, world: &World, end: SimTime) -> CheckResult {
         let mut missing = Vec::new();
         for (i, spec) in world.scenario.faults.iter().enumerate() {
@@ -185,6 +280,8 @@ impl Check for FaultsFired {
         }
         CheckResult {
             name: self.name().into(),
+            class: self.class(),
+            judged: true,
             passed: missing.is_empty(),
             detail: if missing.is_empty() {
                 format!("{} fault(s) fired as scheduled", world.fired_faults().len())

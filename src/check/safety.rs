@@ -24,6 +24,9 @@ impl Check for UntrustedAccept {
     fn name(&self) -> &'static str {
         "safety.untrusted-accept"
     }
+    fn class(&self) -> super::CheckClass {
+        super::CheckClass::Safety
+    }
     fn observe(&mut self, _at: SimTime, obs: &Observation, world: &World) -> Option<String> {
         let Observation::GatewayAccepted {
             cluster,
@@ -49,6 +52,8 @@ impl Check for UntrustedAccept {
     fn finish(&mut self, _world: &World, _end: SimTime) -> CheckResult {
         CheckResult {
             name: self.name().into(),
+            class: self.class(),
+            judged: true,
             passed: true,
             detail: format!(
                 "{} gateway handshake(s), all chained to the shared anchor",
@@ -78,6 +83,9 @@ impl Check for WrongPod {
     fn name(&self) -> &'static str {
         "safety.wrong-pod"
     }
+    fn class(&self) -> super::CheckClass {
+        super::CheckClass::Safety
+    }
     fn observe(&mut self, _at: SimTime, obs: &Observation, world: &World) -> Option<String> {
         let Observation::RequestDone {
             traffic,
@@ -99,6 +107,8 @@ impl Check for WrongPod {
     fn finish(&mut self, _world: &World, _end: SimTime) -> CheckResult {
         CheckResult {
             name: self.name().into(),
+            class: self.class(),
+            judged: true,
             passed: true,
             detail: format!(
                 "{} per-pod request(s), each answered by the pod its name designates",
@@ -128,6 +138,9 @@ pub struct UnexportedMirror {
 impl Check for UnexportedMirror {
     fn name(&self) -> &'static str {
         "safety.unexported-mirror"
+    }
+    fn class(&self) -> super::CheckClass {
+        super::CheckClass::Safety
     }
     fn observe(&mut self, _at: SimTime, obs: &Observation, _world: &World) -> Option<String> {
         match obs {
@@ -175,6 +188,8 @@ impl Check for UnexportedMirror {
     fn finish(&mut self, _world: &World, _end: SimTime) -> CheckResult {
         CheckResult {
             name: self.name().into(),
+            class: self.class(),
+            judged: true,
             passed: true,
             detail: format!(
                 "{} unexport(s) observed, no mirror written after any of them",
@@ -196,6 +211,9 @@ impl Check for ForeignWrites {
     fn name(&self) -> &'static str {
         "safety.foreign-writes"
     }
+    fn class(&self) -> super::CheckClass {
+        super::CheckClass::Safety
+    }
     fn observe(&mut self, _at: SimTime, obs: &Observation, world: &World) -> Option<String> {
         let Observation::MirrorWrite(w) = obs else {
             return None;
@@ -211,6 +229,8 @@ impl Check for ForeignWrites {
     fn finish(&mut self, _world: &World, _end: SimTime) -> CheckResult {
         CheckResult {
             name: self.name().into(),
+            class: self.class(),
+            judged: true,
             passed: true,
             detail: format!(
                 "{} mirror write(s), all to objects the mirror owns",

@@ -88,6 +88,9 @@ impl Check for WriteAmplification {
     fn name(&self) -> &'static str {
         "write-amplification"
     }
+    fn class(&self) -> super::CheckClass {
+        super::CheckClass::Safety
+    }
 
     fn observe(&mut self, _at: SimTime, obs: &Observation, _world: &World) -> Option<String> {
         self.count(obs);
@@ -100,6 +103,8 @@ impl Check for WriteAmplification {
         });
         CheckResult {
             name: self.name().into(),
+            class: self.class(),
+            judged: true,
             passed,
             detail,
             first_violation: None,

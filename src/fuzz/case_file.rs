@@ -52,6 +52,16 @@ pub fn document(
             list.extend(faults.iter().map(|f| Value::Table(fault_table(f))));
         }
     }
+    // Manifest paths are relative to the base scenario's directory, not to where the case
+    // file is written: make them absolute.
+    if let Some(Value::Array(list)) = doc.get_mut("manifest") {
+        for (item, m) in list.iter_mut().zip(&base.manifests) {
+            if let Value::Table(t) = item {
+                let path = std::fs::canonicalize(&m.path).unwrap_or_else(|_| m.path.clone());
+                t.insert("path".into(), Value::String(path.display().to_string()));
+            }
+        }
+    }
     doc.remove("expect");
     Ok(doc)
 }

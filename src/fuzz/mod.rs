@@ -16,7 +16,7 @@ pub mod case_file;
 pub mod shrink;
 pub mod swarm;
 
-use crate::report::Report;
+use crate::report::{Report, Verdict};
 use crate::run::{RunOptions, run};
 use crate::scenario::{FaultSpec, Scenario};
 use crate::sim::{Exploration, SimDuration};
@@ -62,7 +62,11 @@ pub struct Replay {
 pub struct CaseResult {
     pub seed: u64,
     pub mode: Exploration,
+    pub verdict: Verdict,
+    /// Empty when the case panicked (no trace was finished).
     pub trace_hash: String,
+    /// The failing checks, or `panic: <message> (<file>:<line>)` for a case where mcsim
+    /// panicked (numbers in the message replaced by `#`, so one bug is one signature).
     pub failing: Vec<String>,
     pub swarm_faults: usize,
     /// `Some(false)`: the rerun gave another trace hash.
@@ -72,10 +76,22 @@ pub struct CaseResult {
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Summary {
+    /// The worst verdict of any case: an mcsim bug (a panic, nondeterminism), then a safety
+    /// failure, a liveness failure, an inconclusive case (e.g. one cut short by its event
+    /// budget), else pass.
+    pub verdict: Verdict,
+    pub exit_code: u8,
     pub scenario: String,
     pub seeds: u64,
     pub start: u64,
     pub failures: u64,
+    /// Cases that tested less than they claim (stopped at the event limit) without failing a
+    /// check: not failures, but not passes either.
+    #[serde(default)]
+    pub inconclusive: u64,
+    /// The first such seed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_inconclusive: Option<u64>,
     /// Failing-check sets and how many seeds showed each, with the first such seed.
     pub signatures: Vec<Signature>,
     pub determinism_checked: u64,
@@ -137,6 +153,8 @@ pub fn case_scenario(base: &Scenario, faults: &[FaultSpec]) -> Scenario {
     s
 }
 
+/// The report of one case (a panic inside mcsim is a report with the verdict
+/// `internal-error`); `Err` only when the world cannot be built.
 fn run_case(
     base: &Scenario,
     seed: u64,
@@ -152,15 +170,23 @@ fn run_case(
     Ok(run(scenario, &options)?.report)
 }
 
+/// The failure signature of a case: its failing checks, or `panic: ...`.
 fn failing(report: &Report) -> Vec<String> {
-    report
-        .failed_checks()
-        .into_iter()
-        .map(String::from)
-        .collect()
+    report.failure_signature()
 }
 
-/// Runs one case (and its determinism rerun when sampled).
+/// What a case's run gave: its verdict, trace hash, failure signature and events.
+fn outcome(report: &Report) -> (Verdict, String, Vec<String>, u64) {
+    (
+        report.verdict,
+        report.trace_hash.clone(),
+        failing(report),
+        report.events,
+    )
+}
+
+/// Runs one case (and its determinism rerun when sampled). A panic inside the simulation is
+/// the case's result (verdict `internal-error`, signature `panic: ...`), not an error.
 pub fn case(
     base: &Scenario,
     options: &FuzzOptions,
@@ -172,12 +198,12 @@ pub fn case(
     } else {
         Vec::new()
     };
-    let report = run_case(base, seed, mode, &faults)?;
-    let (trace_hash, failing, events) =
-        (report.trace_hash.clone(), failing(&report), report.events);
+    let first = run_case(base, seed, mode, &faults)?;
+    let (verdict, trace_hash, failing, events) = outcome(&first);
     let rerun = options.check_determinism || seed.is_multiple_of(20);
     let deterministic = if rerun {
-        Some(run_case(base, seed, mode, &faults)?.trace_hash == trace_hash)
+        let again = outcome(&run_case(base, seed, mode, &faults)?);
+        Some(again.1 == trace_hash && again.2 == failing)
     } else {
         None
     };
@@ -194,6 +220,7 @@ pub fn case(
         CaseResult {
             seed,
             mode,
+            verdict,
             trace_hash,
             failing,
             swarm_faults: faults.len(),
@@ -202,6 +229,38 @@ pub fn case(
         },
         replay,
     ))
+}
+
+/// The result of a case whose preparation panicked before its run could report it.
+fn panicked_case(
+    base: &Scenario,
+    options: &FuzzOptions,
+    seed: u64,
+    panic: &str,
+) -> (CaseResult, Replay) {
+    let mode = mode_for(options, seed);
+    let failing = vec![crate::panics::signature(panic)];
+    (
+        CaseResult {
+            seed,
+            mode,
+            verdict: Verdict::InternalError,
+            trace_hash: String::new(),
+            failing: failing.clone(),
+            swarm_faults: 0,
+            deterministic: None,
+            events: 0,
+        },
+        Replay {
+            scenario: base.source.clone(),
+            seed,
+            mode,
+            fixes: options.fixes.clone(),
+            faults: Vec::new(),
+            trace_hash: String::new(),
+            failing,
+        },
+    )
 }
 
 /// Runs every case on `jobs` worker threads of a tokio runtime; `progress` is called after each
@@ -230,7 +289,9 @@ pub fn sweep(
                 failed.clone(),
             );
             handles.push(tokio::task::spawn_blocking(move || {
-                let r = case(&base, &options, seed);
+                // A panic outside the run itself (drawing the swarm, say) is a case result too.
+                let r = crate::panics::catch(|| case(&base, &options, seed))
+                    .unwrap_or_else(|panic| Ok(panicked_case(&base, &options, seed, &panic)));
                 let is_failure = r
                     .as_ref()
                     .map(|(c, _)| !c.failing.is_empty())
@@ -263,7 +324,23 @@ pub fn summarize(
         e.0 += 1;
         e.1 = e.1.min(c.seed);
     }
+    let inconclusive: Vec<u64> = results
+        .iter()
+        .filter(|(c, _)| c.failing.is_empty() && c.verdict == Verdict::Inconclusive)
+        .map(|(c, _)| c.seed)
+        .collect();
+    let nondeterministic: Vec<u64> = results
+        .iter()
+        .filter(|(c, _)| c.deterministic == Some(false))
+        .map(|(c, _)| c.seed)
+        .collect();
+    let verdict = sweep_verdict(
+        results.iter().map(|(c, _)| c.verdict),
+        !nondeterministic.is_empty(),
+    );
     Summary {
+        verdict,
+        exit_code: verdict.exit_code(),
         scenario: scenario.to_string(),
         seeds: options.seeds,
         start: options.start,
@@ -271,6 +348,8 @@ pub fn summarize(
             .iter()
             .filter(|(c, _)| !c.failing.is_empty())
             .count() as u64,
+        inconclusive: inconclusive.len() as u64,
+        first_inconclusive: inconclusive.first().copied(),
         signatures: sigs
             .into_iter()
             .map(|(failing, (seeds, first_seed))| Signature {
@@ -284,12 +363,30 @@ pub fn summarize(
             .iter()
             .filter(|(c, _)| c.deterministic.is_some())
             .count() as u64,
-        nondeterministic: results
-            .iter()
-            .filter(|(c, _)| c.deterministic == Some(false))
-            .map(|(c, _)| c.seed)
-            .collect(),
+        nondeterministic,
         events: results.iter().map(|(c, _)| c.events).sum(),
+    }
+}
+
+/// The verdict of a sweep from its cases' verdicts: the most serious finding wins (an mcsim
+/// bug, then safety, liveness, inconclusive). Unlike one run, a liveness failure of one case
+/// outranks another case that proved nothing.
+pub fn sweep_verdict(cases: impl IntoIterator<Item = Verdict>, nondeterministic: bool) -> Verdict {
+    let rank = |v: Verdict| match v {
+        Verdict::Pass => 0,
+        Verdict::Inconclusive => 1,
+        Verdict::LivenessFailure => 2,
+        Verdict::SafetyFailure => 3,
+        Verdict::InternalError => 4,
+    };
+    let worst = cases
+        .into_iter()
+        .max_by_key(|v| rank(*v))
+        .unwrap_or(Verdict::Pass);
+    if nondeterministic {
+        Verdict::InternalError
+    } else {
+        worst
     }
 }
 
@@ -336,11 +433,19 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
         .flat_map(|p| p.nondeterministic.iter().copied())
         .collect();
     nondeterministic.sort_unstable();
+    let verdict = sweep_verdict(
+        parts.iter().map(|p| p.verdict),
+        !nondeterministic.is_empty(),
+    );
     Ok(Summary {
+        verdict,
+        exit_code: verdict.exit_code(),
         scenario: first.scenario.clone(),
         seeds: parts.iter().map(|p| p.seeds).sum(),
         start: parts[0].start,
         failures: parts.iter().map(|p| p.failures).sum(),
+        inconclusive: parts.iter().map(|p| p.inconclusive).sum(),
+        first_inconclusive: parts.iter().filter_map(|p| p.first_inconclusive).min(),
         signatures: sigs.into_values().collect(),
         determinism_checked: parts.iter().map(|p| p.determinism_checked).sum(),
         nondeterministic,
@@ -403,16 +508,18 @@ pub fn write_replays(
 /// Returns the case's result, its full report and whether the trace hash is the recorded one.
 pub fn replay(base: &Scenario, r: &Replay) -> Result<(CaseResult, Report, bool), String> {
     let report = run_case(base, r.seed, r.mode, &r.faults)?;
-    let same = report.trace_hash == r.trace_hash;
+    let (verdict, trace_hash, failing, events) = outcome(&report);
+    let same = trace_hash == r.trace_hash && failing == r.failing;
     Ok((
         CaseResult {
             seed: r.seed,
             mode: r.mode,
-            trace_hash: report.trace_hash.clone(),
-            failing: failing(&report),
+            verdict,
+            trace_hash,
+            failing,
             swarm_faults: r.faults.len(),
             deterministic: Some(same),
-            events: report.events,
+            events,
         },
         report,
         same,

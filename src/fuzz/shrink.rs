@@ -45,26 +45,17 @@ pub struct CaseSize {
     pub actions: usize,
 }
 
-/// The failing checks of a run and their details with every number replaced by `#`.
+/// The failing checks of a run and their details with every number replaced by `#`; for a run
+/// that mcsim's own panic ended, the panic's signature.
 fn signature(report: &crate::report::Report) -> Vec<(String, String)> {
+    if let Some(panic) = &report.panic {
+        return vec![("panic".into(), crate::panics::signature(panic))];
+    }
     report
         .checks
         .iter()
-        .filter(|c| !c.passed)
-        .map(|c| {
-            let mut detail = String::with_capacity(c.detail.len());
-            let mut in_number = false;
-            for ch in c.detail.chars() {
-                let digit = ch.is_ascii_digit() || (in_number && ch == '.');
-                if digit && !in_number {
-                    detail.push('#');
-                } else if !digit {
-                    detail.push(ch);
-                }
-                in_number = digit;
-            }
-            (c.name.clone(), detail)
-        })
+        .filter(|c| c.failed())
+        .map(|c| (c.name.clone(), crate::panics::without_numbers(&c.detail)))
         .collect()
 }
 
@@ -148,10 +139,6 @@ impl Shrinker {
     }
 }
 
-fn failing_names(sig: &[(String, String)]) -> Vec<String> {
-    sig.iter().map(|(name, _)| name.clone()).collect()
-}
-
 fn array(doc: &Table, key: &str) -> Vec<Value> {
     match doc.get(key) {
         Some(Value::Array(a)) => a.clone(),
@@ -212,9 +199,16 @@ pub fn shrink(
         let text = toml::to_string(&doc).map_err(|e| e.to_string())?;
         let first = load_str("case.toml", &text, Registry::global())
             .map_err(|d| format!("the case does not load as a scenario: {d}"))?;
-        s.signature = signature(&run(Arc::new(first), &RunOptions::default())?.report);
+        let report = run(Arc::new(first), &RunOptions::default())?.report;
+        s.signature = signature(&report);
+        if failing(&report) != replay.failing {
+            return Err(format!(
+                "seed {} does not fail {check} again when its decisions are replayed",
+                replay.seed
+            ));
+        }
     }
-    if failing_names(&s.signature) != replay.failing || !s.fails(&doc) {
+    if !s.fails(&doc) {
         return Err(format!(
             "seed {} does not fail {check} again when its decisions are replayed",
             replay.seed
@@ -298,10 +292,22 @@ pub fn shrink(
     let report = run(Arc::new(final_scenario), &RunOptions::default())?.report;
     let failing_now = failing(&report);
     let mut expect = Table::new();
-    expect.insert("verdict".into(), Value::String("fail".into()));
+    let verdict = match report.verdict {
+        crate::report::Verdict::Pass => "pass",
+        crate::report::Verdict::SafetyFailure | crate::report::Verdict::LivenessFailure => "fail",
+        crate::report::Verdict::Inconclusive => "inconclusive",
+        crate::report::Verdict::InternalError => "error",
+    };
+    expect.insert("verdict".into(), Value::String(verdict.into()));
     expect.insert(
         "failing".into(),
-        Value::Array(failing_now.iter().cloned().map(Value::String).collect()),
+        Value::Array(
+            report
+                .failed_checks()
+                .into_iter()
+                .map(|c| Value::String(c.into()))
+                .collect(),
+        ),
     );
     doc.insert("expect".into(), Value::Table(expect));
     let count = |k: &str| array(&doc, k).len();

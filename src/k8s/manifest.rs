@@ -39,6 +39,12 @@ impl fmt::Display for ManifestError {
 
 /// Parses every object in `text`. All errors are reported; no partial result.
 pub fn load(text: &str) -> Result<Vec<Object>, Vec<ManifestError>> {
+    load_located(text).map(|objects| objects.into_iter().map(|(_, o)| o).collect())
+}
+
+/// [`load`], with the 1-based line where each object's document starts (for diagnostics about
+/// the object later, e.g. when the API server refuses it).
+pub fn load_located(text: &str) -> Result<Vec<(usize, Object)>, Vec<ManifestError>> {
     let trimmed = text.trim_start();
     let mut objects = vec![];
     let mut errors = vec![];
@@ -89,7 +95,7 @@ fn collect(
     value: serde_json::Value,
     document: usize,
     line: Option<usize>,
-    objects: &mut Vec<Object>,
+    objects: &mut Vec<(usize, Object)>,
     errors: &mut Vec<ManifestError>,
 ) {
     let err = |message: String| ManifestError {
@@ -139,7 +145,7 @@ fn collect(
             continue;
         }
         match Object::from_json_value(v) {
-            Ok(o) => objects.push(o),
+            Ok(o) => objects.push((line.unwrap_or(1), o)),
             Err(e) if prefix.is_empty() => errors.push(err(e)),
             Err(e) => errors.push(err(format!("{prefix}: {e}"))),
         }

@@ -11,11 +11,21 @@ pub fn render(report: &Report) -> String {
     let _ = writeln!(out, "trace hash {}", report.trace_hash);
     let _ = writeln!(
         out,
-        "events     {} ({} at t={})",
+        "events     {} ({} at t={}, scenario end {})",
         report.events,
         report.outcome,
+        SimTime(report.reached_ns),
         SimTime(report.end_time_ns)
     );
+    if let Some(why) = &report.stopped_early {
+        let _ = writeln!(out, "stopped    {why}");
+    }
+    if let Some(panic) = &report.panic {
+        let _ = writeln!(out, "panic      {panic}");
+    }
+    for u in &report.unreached {
+        let _ = writeln!(out, "unreached  {u}");
+    }
     if !report.faults.is_empty() {
         let _ = writeln!(out, "\nfaults");
         for f in &report.faults {
@@ -146,26 +156,53 @@ pub fn render(report: &Report) -> String {
         let _ = writeln!(
             out,
             "  {} {:<28} {}",
-            if c.passed { "PASS" } else { "FAIL" },
+            match (c.judged, c.passed) {
+                (false, _) => "----",
+                (true, true) => "PASS",
+                (true, false) => "FAIL",
+            },
             c.name,
             c.detail
         );
     }
     let _ = writeln!(out);
-    if report.passed() {
-        let _ = writeln!(
-            out,
-            "verdict: PASS (seed {}, trace {})",
-            report.seed, report.trace_hash
-        );
-    } else {
-        let _ = writeln!(
-            out,
-            "verdict: FAIL: {} (seed {}, trace {})",
-            report.failed_checks().join(", "),
-            report.seed,
-            report.trace_hash
-        );
+    let mut why: Vec<String> = Vec::new();
+    if let Some(panic) = &report.panic {
+        why.push(format!("mcsim panicked: {panic}"));
+    }
+    let failed = report.failed_checks();
+    if !failed.is_empty() {
+        why.push(failed.join(", "));
+    }
+    if report.verdict == super::Verdict::Inconclusive {
+        if report.stopped_early.is_some() {
+            why.push("stopped before the scenario's end".into());
+        }
+        if !report.unreached.is_empty() {
+            why.push(format!(
+                "{} scheduled fault(s)/action(s) not reached",
+                report.unreached.len()
+            ));
+        }
+        let unjudged = report.unjudged_checks();
+        if !unjudged.is_empty() {
+            why.push(format!("not judged: {}", unjudged.join(", ")));
+        }
+    }
+    let _ = writeln!(
+        out,
+        "verdict: {}{} (seed {}, trace {}, exit code {})",
+        report.verdict.headline(),
+        if why.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", why.join("; "))
+        },
+        report.seed,
+        report.trace_hash,
+        report.exit_code
+    );
+    if !report.passed() {
         let _ = writeln!(out, "replay:  {}", report.replay_command());
     }
     out

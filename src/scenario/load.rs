@@ -52,17 +52,11 @@ pub fn load_file(path: &Path) -> Result<Scenario, Diagnostics> {
             message: format!("cannot read the scenario: {e}"),
         }])
     })?;
-    let mut scenario = load_str(&file, &text, Registry::global())?;
-    let base = path.parent().unwrap_or(Path::new("."));
-    for m in &mut scenario.manifests {
-        if m.path.is_relative() {
-            m.path = base.join(&m.path);
-        }
-    }
-    Ok(scenario)
+    load_str(&file, &text, Registry::global())
 }
 
-/// Parses and validates scenario text; `file` is used in diagnostics.
+/// Parses and validates scenario text; `file` is used in diagnostics, and `[[manifest]]` paths
+/// are read relative to its directory.
 pub fn load_str(file: &str, text: &str, registry: Registry) -> Result<Scenario, Diagnostics> {
     let map = SourceMap { file, text };
     let raw: schema::File = match toml::from_str(text) {
@@ -106,6 +100,56 @@ fn is_dns_label(s: &str) -> bool {
 impl Validator<'_> {
     fn error<T>(&mut self, spanned: &Spanned<T>, message: impl Into<String>) {
         self.diags.push(self.map.at(Some(spanned.span()), message));
+    }
+
+    /// A scheduled time must fall inside the run: something due at or after the end of the run
+    /// would never happen, and a run that silently skips it tests less than it claims.
+    fn before_end(&mut self, at: &Spanned<super::values::Dur>, end: SimDuration, what: &str) {
+        let at_value = at.get_ref().0;
+        if !end.is_zero() && at_value >= end {
+            self.error(
+                at,
+                format!(
+                    "expected {what} before the end of the run ([sim] duration = {end}), found {at_value}: the run would end before it could have any effect"
+                ),
+            );
+        }
+    }
+
+    /// Reads and parses a `[[manifest]]` file: an unreadable file is blamed on the scenario's
+    /// `path`, a parse error on the manifest's own line and column.
+    fn manifest_objects(
+        &mut self,
+        at: &Spanned<String>,
+        path: &Path,
+    ) -> Vec<(usize, crate::k8s::objects::Object)> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                self.error(
+                    at,
+                    format!(
+                        "expected a readable manifest file, cannot read {}: {e}",
+                        path.display()
+                    ),
+                );
+                return Vec::new();
+            }
+        };
+        match crate::k8s::manifest::load_located(&text) {
+            Ok(objects) => objects,
+            Err(errors) => {
+                for e in errors {
+                    self.diags.push(Diagnostic {
+                        file: path.display().to_string(),
+                        line: e.line.unwrap_or(1),
+                        column: e.column.unwrap_or(1),
+                        message: format!("document {}: {}", e.document, e.message),
+                    });
+                }
+                Vec::new()
+            }
+        }
     }
 
     fn label(&mut self, name: &Name, what: &str) -> String {
@@ -446,7 +490,10 @@ impl Validator<'_> {
                         .unwrap_or(SimDuration::from_secs(30)),
                     failure_threshold: probe.and_then(|p| p.failure_threshold).unwrap_or(3),
                 },
-                at: l.at.map(|d| d.0).unwrap_or(SimDuration::ZERO),
+                at: l.at.as_ref().map_or(SimDuration::ZERO, |d| {
+                    self.before_end(d, duration, "the link's `at`");
+                    d.get_ref().0
+                }),
                 credentials: l.credentials.unwrap_or(true),
             });
         }
@@ -563,9 +610,15 @@ impl Validator<'_> {
         for m in &raw.manifests {
             let m = m.get_ref();
             let cluster = self.cluster_ref(&m.cluster, &cluster_names);
+            let path = Path::new(self.map.file)
+                .parent()
+                .unwrap_or(Path::new(""))
+                .join(m.path.get_ref());
+            let objects = self.manifest_objects(&m.path, &path);
             manifests.push(ManifestSpec {
                 cluster,
-                path: m.path.get_ref().into(),
+                path,
+                objects,
             });
         }
 
@@ -597,7 +650,10 @@ impl Validator<'_> {
                 host,
                 port,
                 interval,
-                start: t.start.map(|d| d.0).unwrap_or(SimDuration::ZERO),
+                start: t.start.as_ref().map_or(SimDuration::ZERO, |d| {
+                    self.before_end(d, duration, "the traffic's `start`");
+                    d.get_ref().0
+                }),
                 stop: t.stop.map(|d| d.0),
                 timeout: t.timeout.map(|d| d.0).unwrap_or(SimDuration::from_secs(10)),
             });
@@ -606,9 +662,10 @@ impl Validator<'_> {
         // --- faults
         let mut faults = Vec::new();
         for f in &raw.faults {
+            self.before_end(&f.get_ref().at, duration, "the fault's `at`");
             if let Some(kind) = self.fault_kind(f, &cluster_names, &networks, &links) {
                 faults.push(FaultSpec {
-                    at: f.get_ref().at.0,
+                    at: f.get_ref().at.get_ref().0,
                     duration: f.get_ref().duration.map(|d| d.0),
                     kind,
                 });
@@ -621,6 +678,7 @@ impl Validator<'_> {
         for a in &raw.actions {
             let span = a.span();
             let a = a.get_ref();
+            self.before_end(&a.at, duration, "the action's `at`");
             let cluster = self.cluster_ref(&a.cluster, &cluster_names);
             let mut kinds = Vec::new();
             if let Some(s) = &a.scale {
@@ -690,7 +748,7 @@ impl Validator<'_> {
                 continue;
             }
             actions.push(ActionSpec {
-                at: a.at.0,
+                at: a.at.get_ref().0,
                 cluster,
                 namespace: a.namespace.clone().unwrap_or_else(|| DEFAULT_NS.into()),
                 kind: kinds.remove(0),
@@ -727,17 +785,20 @@ impl Validator<'_> {
             }),
         };
         let expect = raw.expect.map(|e| {
-            let pass = match e.verdict.get_ref().as_str() {
-                "pass" => true,
-                "fail" => false,
+            let verdict = match e.verdict.get_ref().as_str() {
+                "pass" => ExpectedVerdict::Pass,
+                "fail" => ExpectedVerdict::Fail,
+                "inconclusive" => ExpectedVerdict::Inconclusive,
+                "error" => ExpectedVerdict::Error,
                 other => {
                     self.error(
                         &e.verdict,
-                        format!("expected verdict \"pass\" or \"fail\", found \"{other}\""),
+                        format!("expected verdict \"pass\", \"fail\", \"inconclusive\" or \"error\", found \"{other}\""),
                     );
-                    true
+                    ExpectedVerdict::Pass
                 }
             };
+            let pass = verdict == ExpectedVerdict::Pass;
             let mut failing = Vec::new();
             for f in &e.failing {
                 if !CHECK_NAMES.contains(&f.get_ref().as_str()) {
@@ -767,7 +828,11 @@ impl Validator<'_> {
                 }
                 f.get_ref().clone()
             });
-            Expectation { pass, failing, fix }
+            Expectation {
+                verdict,
+                failing,
+                fix,
+            }
         });
         let fuzz_raw = raw.fuzz.unwrap_or_default();
         let fuzz = FuzzSpec {

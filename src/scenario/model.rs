@@ -185,7 +185,11 @@ pub struct DeploymentSpec {
 #[derive(Clone, Debug, PartialEq)]
 pub struct ManifestSpec {
     pub cluster: String,
+    /// The file, resolved against the scenario's directory.
     pub path: PathBuf,
+    /// Its objects, read and parsed when the scenario was loaded (so `mcsim check` refuses a
+    /// manifest `mcsim run` would refuse), each with the line its document starts at.
+    pub objects: Vec<(usize, crate::k8s::objects::Object)>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -452,6 +456,41 @@ pub enum ActionKind {
     },
 }
 
+impl ActionKind {
+    /// One line for reports, e.g. `scale web to 3`.
+    pub fn describe(&self) -> String {
+        match self {
+            ActionKind::Scale { workload, replicas } => format!("scale {workload} to {replicas}"),
+            ActionKind::Export { service } => format!("export {service}"),
+            ActionKind::Unexport { service } => format!("unexport {service}"),
+            ActionKind::DeleteService { service } => format!("delete service {service}"),
+            ActionKind::DeleteLink { link } => format!("delete link {link}"),
+            ActionKind::Unlink { link } => format!("unlink {link}"),
+            ActionKind::Link { link } => format!("link {link}"),
+            ActionKind::LinkSelector { link, selector } => {
+                format!("set link {link} selector to {selector}")
+            }
+            ActionKind::CreateNamespace { name } => format!("create namespace {name}"),
+            ActionKind::Label {
+                service,
+                key,
+                value,
+            } => match value {
+                Some(v) => format!("label {service} {key}={v}"),
+                None => format!("label {service} {key}-"),
+            },
+            ActionKind::Annotate {
+                service,
+                key,
+                value,
+            } => match value {
+                Some(v) => format!("annotate {service} {key}={v}"),
+                None => format!("annotate {service} {key}-"),
+            },
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct ActionSpec {
     pub at: SimDuration,
@@ -481,9 +520,36 @@ pub struct WriteBudget {
     pub per: SimDuration,
 }
 
+/// The verdict a scenario expects (`[expect] verdict`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpectedVerdict {
+    Pass,
+    /// A safety or liveness check fails (which ones: `failing`).
+    Fail,
+    /// The run does not test what it claims (e.g. a fault that never fires).
+    Inconclusive,
+    /// mcsim panics (a shrunk fuzz case of an mcsim bug).
+    Error,
+}
+
+impl ExpectedVerdict {
+    /// Whether a run's verdict is this one.
+    pub fn matches(self, verdict: crate::report::Verdict) -> bool {
+        use crate::report::Verdict as V;
+        matches!(
+            (self, verdict),
+            (ExpectedVerdict::Pass, V::Pass)
+                | (ExpectedVerdict::Fail, V::SafetyFailure | V::LivenessFailure)
+                | (ExpectedVerdict::Inconclusive, V::Inconclusive)
+                | (ExpectedVerdict::Error, V::InternalError)
+        )
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Expectation {
-    pub pass: bool,
+    pub verdict: ExpectedVerdict,
+    /// Checks that fail (exactly these).
     pub failing: Vec<String>,
     /// With this fix switched on, the scenario passes.
     pub fix: Option<String>,

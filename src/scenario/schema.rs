@@ -189,7 +189,7 @@ pub struct Link {
     pub probe: Option<Probe>,
     /// Starts the link later (the Link resource is created at this time).
     #[serde(default)]
-    pub at: Option<Dur>,
+    pub at: Option<Spanned<Dur>>,
     /// `false`: the credentials Secret is never created (spec §9.3: the controller logs it and
     /// retries the Link every 10 s).
     #[serde(default)]
@@ -324,7 +324,7 @@ pub struct Traffic {
     pub to: Spanned<String>,
     pub rate: Rate,
     #[serde(default)]
-    pub start: Option<Dur>,
+    pub start: Option<Spanned<Dur>>,
     #[serde(default)]
     pub stop: Option<Dur>,
     #[serde(default)]
@@ -335,7 +335,7 @@ pub struct Traffic {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
-    pub at: Dur,
+    pub at: Spanned<Dur>,
     #[serde(default, rename = "for")]
     pub duration: Option<Dur>,
     // -- kinds --
@@ -429,7 +429,7 @@ pub struct LossyPath {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Action {
-    pub at: Dur,
+    pub at: Spanned<Dur>,
     pub cluster: Name,
     #[serde(default)]
     pub namespace: Option<String>,
@@ -521,7 +521,7 @@ pub struct FailureDomains {
 #[derive(Deserialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
-    /// `"pass"` or `"fail"`.
+    /// `"pass"`, `"fail"`, `"inconclusive"` or `"error"`.
     pub verdict: Spanned<String>,
     /// Names of checks expected to fail (when the verdict is `"fail"`).
     #[serde(default)]

@@ -172,15 +172,20 @@ impl<'k> Builder<'k> {
         let mut rng = Prng::stream(self.kernel.seed(), &format!("{}/apiserver-init", spec.name));
         let mut server = ApiServer::new(config, &mut rng);
         let gateway_identity = |c: usize| self.identity.gateway_identity(c);
-        let mut create = |obj: Object, source: &str| {
+        // Each object with where it comes from, for the message if the API server refuses it.
+        let mut create = |obj: Object, source: &dyn Fn(&str) -> String| {
             let key = obj.key();
             server
                 .handle(SimTime::ZERO, &mut rng, Request::create(obj))
                 .map(|_| ())
-                .map_err(|e| format!("{source}: cannot create {key}: {}", e.message))
+                .map_err(|e| source(&format!("{key}: {}", e.message)))
         };
-        for obj in seed::initial_objects(&self.scenario, ci, &self.gateway_ips, &gateway_identity) {
-            create(obj, &format!("cluster {}", spec.name))?;
+        let generated =
+            seed::initial_objects(&self.scenario, ci, &self.gateway_ips, &gateway_identity);
+        for obj in generated {
+            create(obj, &|e| {
+                format!("cluster {}: cannot create {e}", spec.name)
+            })?;
         }
         for m in self
             .scenario
@@ -188,14 +193,11 @@ impl<'k> Builder<'k> {
             .iter()
             .filter(|m| m.cluster == spec.name)
         {
-            let source = m.path.display().to_string();
-            let text = std::fs::read_to_string(&m.path).map_err(|e| format!("{source}: {e}"))?;
-            let objects = crate::k8s::manifest::load(&text).map_err(|errs| {
-                let first = errs.first().map(|e| e.to_string()).unwrap_or_default();
-                format!("{source}: {first}")
-            })?;
-            for obj in objects {
-                create(obj, &source)?;
+            for (line, obj) in &m.objects {
+                let path = m.path.display();
+                create(obj.clone(), &|e| {
+                    format!("manifest {path}:{line}:1: the API server refuses {e}")
+                })?;
             }
         }
         let _ = server.take_watch_events();

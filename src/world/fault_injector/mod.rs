@@ -94,6 +94,9 @@ pub struct FaultInjector {
     fired: Vec<FiredFault>,
     /// Test breakage `fault-injector-skips-heal`: faults never heal.
     skips_heal: bool,
+    /// Test breakage `fault-injector-panics-on-partition`: an mcsim bug, to show how a run
+    /// reports one.
+    panics_on_partition: bool,
 }
 
 impl FaultInjector {
@@ -158,6 +161,10 @@ impl FaultInjector {
                 .breakages
                 .iter()
                 .any(|b| b == "fault-injector-skips-heal"),
+            panics_on_partition: scenario
+                .breakages
+                .iter()
+                .any(|b| b == "fault-injector-panics-on-partition"),
         })
     }
 
@@ -195,6 +202,9 @@ impl FaultInjector {
     fn inject(&mut self, env: &mut dyn FaultEnv, i: usize) {
         let now = env.now();
         let f = &self.faults[i];
+        if self.panics_on_partition && f.key == "partition" {
+            panic!("fault #{i}: the injector cannot apply a partition (test breakage)");
+        }
         self.fired.push(FiredFault {
             index: i,
             kind: f.key,
