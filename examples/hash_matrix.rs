@@ -72,7 +72,7 @@ fn line(job: &Job) -> String {
         }
         Case::Fixed(seed, exploration) => {
             let mut scenario = (*job.scenario).clone();
-            if let Some(fix) = scenario.expect.as_ref().and_then(|e| e.fix.clone()) {
+            if let Some(fix) = scenario.expect.as_ref().and_then(|e| e.fix) {
                 scenario.linkerd.fixes.push(fix);
             }
             let options = RunOptions {

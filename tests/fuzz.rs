@@ -11,7 +11,8 @@ use std::sync::Arc;
 fn scenario(breakage: bool) -> Scenario {
     let mut s = load_file(Path::new("tests/fuzz/export-race.toml")).unwrap();
     if breakage {
-        s.breakages.push("endpoints-before-service".into());
+        s.breakages
+            .push(mcsim::quirks::Breakage::EndpointsBeforeService);
     }
     s
 }
@@ -115,7 +116,7 @@ fn the_cli_fuzz_prints_a_json_summary() {
 /// with the breakage off.
 #[test]
 fn a_failing_case_shrinks_to_a_small_standalone_scenario() {
-    use mcsim::scenario::{Registry, load_str};
+    use mcsim::scenario::load_str;
     let broken = Arc::new(scenario(true));
     let opts = options(1000, 2);
     let mut found = None;
@@ -152,7 +153,7 @@ fn a_failing_case_shrinks_to_a_small_standalone_scenario() {
         shrunk.text
     );
     // The file stands alone: a plain run of it fails the same check...
-    let alone = load_str("shrunk.toml", &shrunk.text, Registry::global()).unwrap();
+    let alone = load_str("shrunk.toml", &shrunk.text).unwrap();
     assert!(
         alone
             .expect

@@ -4,7 +4,7 @@
 //! `mcsim graph` prints DOT that parses back.
 
 use mcsim::run::{RunOptions, RunResult, run};
-use mcsim::scenario::{Registry, load_str};
+use mcsim::scenario::load_str;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -52,7 +52,7 @@ for = "60s"
 }
 
 fn run_text(text: &str) -> RunResult {
-    let s = Arc::new(load_str("net.toml", text, Registry::global()).unwrap());
+    let s = Arc::new(load_str("net.toml", text).unwrap());
     run(s, &RunOptions::default()).unwrap()
 }
 

@@ -8,7 +8,7 @@
 use mcsim::fuzz::{self, FuzzOptions};
 use mcsim::report::Verdict;
 use mcsim::run::{RunOptions, run};
-use mcsim::scenario::{Registry, load_file, load_str};
+use mcsim::scenario::{load_file, load_str};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
@@ -89,7 +89,7 @@ fn a_run_cut_short_by_its_event_budget_is_inconclusive() {
             "quiet_period = \"2m\"",
             "quiet_period = \"2m\"\nevents_max = 50000",
         );
-    let s = load_str("budget.toml", &text, Registry::global()).unwrap();
+    let s = load_str("budget.toml", &text).unwrap();
     let report = run(Arc::new(s), &RunOptions::default()).unwrap().report;
     assert_eq!(report.verdict, Verdict::Inconclusive);
     assert_eq!(report.exit_code, 4);
@@ -170,7 +170,7 @@ fn panicking_scenario() -> mcsim::scenario::Scenario {
     let mut s = load_file(Path::new("tests/fuzz/export-race.toml")).unwrap();
     s.fuzz.faults = Some(vec!["partition".into()]);
     s.breakages
-        .push("fault-injector-panics-on-partition".into());
+        .push(mcsim::quirks::Breakage::FaultInjectorPanicsOnPartition);
     s
 }
 
@@ -231,7 +231,7 @@ fn a_panicking_fuzz_case_is_a_failing_seed_and_the_sweep_goes_on() {
         "{}",
         shrunk.text
     );
-    let alone = load_str("shrunk.toml", &shrunk.text, Registry::global()).unwrap();
+    let alone = load_str("shrunk.toml", &shrunk.text).unwrap();
     let report = run(Arc::new(alone), &RunOptions::default()).unwrap().report;
     assert_eq!(report.verdict, Verdict::InternalError);
     let _ = std::fs::remove_dir_all(&dir);

@@ -468,9 +468,7 @@ fn gateway_reachable(world: &World, src: usize, dst: usize) -> bool {
     // The probe is an mTLS request: both sides must share an anchor and hold valid certificates.
     let any_anchor = world
         .scenario
-        .breakages
-        .iter()
-        .any(|b| b == "gateway-accepts-any-anchor");
+        .has_breakage(crate::quirks::Breakage::GatewayAcceptsAnyAnchor);
     let trusted = world.identity.can_handshake(src, dst, any_anchor);
     up && trusted
         && world.topology.path_state(a, b).is_up()

@@ -39,10 +39,29 @@ pub fn document(
     set_exploration(&mut doc, mode, decisions);
     // Fixes and breakages may have been switched on outside the file (`--fix`, tests).
     if !base.linkerd.fixes.is_empty() {
-        table_mut(&mut doc, "linkerd").insert("fixes".into(), strings(&base.linkerd.fixes));
+        table_mut(&mut doc, "linkerd").insert(
+            "fixes".into(),
+            strings(
+                &base
+                    .linkerd
+                    .fixes
+                    .iter()
+                    .map(|f| f.name().to_string())
+                    .collect::<Vec<_>>(),
+            ),
+        );
     }
     if !base.breakages.is_empty() {
-        table_mut(&mut doc, "testing").insert("breakages".into(), strings(&base.breakages));
+        table_mut(&mut doc, "testing").insert(
+            "breakages".into(),
+            strings(
+                &base
+                    .breakages
+                    .iter()
+                    .map(|b| b.name().to_string())
+                    .collect::<Vec<_>>(),
+            ),
+        );
     }
     if !faults.is_empty() {
         let list = doc
@@ -240,7 +259,7 @@ fn int(v: u64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{Registry, load_str};
+    use crate::scenario::load_str;
 
     const BASE: &str = r#"
 [sim]
@@ -267,7 +286,7 @@ verdict = "pass"
 
     #[test]
     fn every_fault_kind_round_trips_through_the_scenario_format() {
-        let base = load_str("t.toml", BASE, Registry::global()).unwrap();
+        let base = load_str("t.toml", BASE).unwrap();
         let kinds = vec![
             FaultKind::Partition {
                 groups: vec![vec!["west".into()], vec!["east".into()]],
@@ -315,7 +334,7 @@ verdict = "pass"
         let doc = document(&base, BASE, 77, Exploration::Pct, &faults, Some(&tape)).unwrap();
         let text = render(&doc, "a case").unwrap();
         assert!(text.starts_with("# a case\n\n[sim]"), "{text}");
-        let again = load_str("case.toml", &text, Registry::global()).unwrap();
+        let again = load_str("case.toml", &text).unwrap();
         assert_eq!(again.seed, 77);
         assert_eq!(again.exploration, Exploration::Pct);
         assert_eq!(again.decisions, Some(tape));

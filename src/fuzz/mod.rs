@@ -38,7 +38,7 @@ pub struct FuzzOptions {
     pub swarm: bool,
     pub out: Option<PathBuf>,
     /// `--fix` names already applied to the scenario (recorded in replay files).
-    pub fixes: Vec<String>,
+    pub fixes: Vec<crate::quirks::Fix>,
 }
 
 /// Everything needed to run one case again, byte for byte.
@@ -50,7 +50,7 @@ pub struct Replay {
     pub mode: Exploration,
     /// Quirk fixes switched on from the command line (`--fix`), on top of the scenario's.
     #[serde(default)]
-    pub fixes: Vec<String>,
+    pub fixes: Vec<crate::quirks::Fix>,
     /// Swarm faults added to the scenario's own.
     pub faults: Vec<FaultSpec>,
     /// What the case produced when it was recorded.

@@ -17,7 +17,7 @@
 use super::case_file;
 use super::{Replay, failing};
 use crate::run::{RunOptions, run};
-use crate::scenario::{Registry, Scenario, load_str};
+use crate::scenario::{Scenario, load_str};
 use crate::sim::{Exploration, Tape};
 use std::sync::Arc;
 use toml::{Table, Value};
@@ -75,7 +75,7 @@ impl Shrinker {
         let Ok(text) = toml::to_string(doc) else {
             return false;
         };
-        let Ok(scenario) = load_str("shrunk.toml", &text, Registry::global()) else {
+        let Ok(scenario) = load_str("shrunk.toml", &text) else {
             return false;
         };
         // The same failing checks with the same details (numbers aside), no more and no fewer:
@@ -197,7 +197,7 @@ pub fn shrink(
     };
     {
         let text = toml::to_string(&doc).map_err(|e| e.to_string())?;
-        let first = load_str("case.toml", &text, Registry::global())
+        let first = load_str("case.toml", &text)
             .map_err(|d| format!("the case does not load as a scenario: {d}"))?;
         let report = run(Arc::new(first), &RunOptions::default())?.report;
         s.signature = signature(&report);
@@ -287,7 +287,7 @@ pub fn shrink(
 
     // The result, with its verdict as an expectation.
     let text = toml::to_string(&doc).map_err(|e| e.to_string())?;
-    let final_scenario = load_str("shrunk.toml", &text, Registry::global())
+    let final_scenario = load_str("shrunk.toml", &text)
         .map_err(|d| format!("the shrunk scenario does not load: {d}"))?;
     let report = run(Arc::new(final_scenario), &RunOptions::default())?.report;
     let failing_now = failing(&report);

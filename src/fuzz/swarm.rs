@@ -152,7 +152,7 @@ pub fn draw(base: &Scenario, seed: u64) -> Vec<FaultSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{Registry, load_str};
+    use crate::scenario::load_str;
 
     /// A scripted action at 60 s in west: across many seeds the swarm draws API-server and
     /// cluster outages of west, but none that is active at 60 s.
@@ -181,7 +181,7 @@ create_namespace = "shop"
 [fuzz]
 faults = ["api_server_down", "cluster_down"]
 "#;
-        let base = load_str("x.toml", text, Registry::global()).unwrap();
+        let base = load_str("x.toml", text).unwrap();
         let action = SimDuration::from_secs(60);
         let mut west_outages = 0;
         for seed in 0..2000 {

@@ -5,6 +5,7 @@
 use super::diag::{Diagnostic, Diagnostics, SourceMap};
 use super::model::*;
 use super::schema::{self, ExportField, ExportMode, Name};
+use crate::quirks::{Breakage, Fix};
 use crate::sim::{Exploration, Ratio, SimDuration, Tape};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -25,22 +26,6 @@ pub const CHECK_NAMES: &[&str] = &[
     "write-amplification",
 ];
 
-/// The registries a scenario's named options are validated against.
-#[derive(Clone, Copy, Debug)]
-pub struct Registry {
-    pub fixes: &'static [&'static str],
-    pub breakages: &'static [&'static str],
-}
-
-impl Registry {
-    pub fn global() -> Registry {
-        Registry {
-            fixes: crate::quirks::FIX_NAMES,
-            breakages: crate::quirks::BREAKAGE_NAMES,
-        }
-    }
-}
-
 /// Reads and validates a scenario file.
 pub fn load_file(path: &Path) -> Result<Scenario, Diagnostics> {
     let file = path.display().to_string();
@@ -52,12 +37,12 @@ pub fn load_file(path: &Path) -> Result<Scenario, Diagnostics> {
             message: format!("cannot read the scenario: {e}"),
         }])
     })?;
-    load_str(&file, &text, Registry::global())
+    load_str(&file, &text)
 }
 
 /// Parses and validates scenario text; `file` is used in diagnostics, and `[[manifest]]` paths
 /// are read relative to its directory.
-pub fn load_str(file: &str, text: &str, registry: Registry) -> Result<Scenario, Diagnostics> {
+pub fn load_str(file: &str, text: &str) -> Result<Scenario, Diagnostics> {
     let map = SourceMap { file, text };
     let raw: schema::File = match toml::from_str(text) {
         Ok(raw) => raw,
@@ -69,7 +54,6 @@ pub fn load_str(file: &str, text: &str, registry: Registry) -> Result<Scenario, 
     let mut v = Validator {
         map: &map,
         diags: Vec::new(),
-        registry,
     };
     let scenario = v.convert(raw, file);
     if v.diags.is_empty() {
@@ -83,7 +67,6 @@ pub fn load_str(file: &str, text: &str, registry: Registry) -> Result<Scenario, 
 struct Validator<'a> {
     map: &'a SourceMap<'a>,
     diags: Vec<Diagnostic>,
-    registry: Registry,
 }
 
 const DEFAULT_NS: &str = "default";
@@ -150,6 +133,21 @@ impl Validator<'_> {
                 Vec::new()
             }
         }
+    }
+
+    fn fix(&mut self, name: &Name) -> Option<Fix> {
+        let fix = Fix::from_name(name.get_ref());
+        if fix.is_none() {
+            self.error(
+                name,
+                format!(
+                    "unknown fix \"{}\" (known fixes: {})",
+                    name.get_ref(),
+                    Fix::names()
+                ),
+            );
+        }
+        fix
     }
 
     fn label(&mut self, name: &Name, what: &str) -> String {
@@ -363,20 +361,11 @@ impl Validator<'_> {
 
         // --- linkerd options
         let linkerd_raw = raw.linkerd.unwrap_or_default();
-        let mut fixes = Vec::new();
-        for f in &linkerd_raw.fixes {
-            if !self.registry.fixes.contains(&f.get_ref().as_str()) {
-                self.error(
-                    f,
-                    format!(
-                        "unknown fix \"{}\" (known fixes: {})",
-                        f.get_ref(),
-                        self.registry.fixes.join(", ")
-                    ),
-                );
-            }
-            fixes.push(f.get_ref().clone());
-        }
+        let fixes = linkerd_raw
+            .fixes
+            .iter()
+            .filter_map(|f| self.fix(f))
+            .collect();
 
         // --- paths
         let mut paths = Vec::new();
@@ -819,14 +808,11 @@ impl Validator<'_> {
                     "a scenario expected to pass cannot list failing checks",
                 );
             }
-            let fix = e.fix.as_ref().map(|f| {
-                if !self.registry.fixes.contains(&f.get_ref().as_str()) {
-                    self.error(f, format!("unknown fix \"{}\"", f.get_ref()));
-                }
+            let fix = e.fix.as_ref().and_then(|f| {
                 if pass {
                     self.error(f, "a fix is expected to turn a failing scenario into a passing one: use verdict = \"fail\"");
                 }
-                f.get_ref().clone()
+                self.fix(f)
             });
             Expectation {
                 verdict,
@@ -900,20 +886,22 @@ impl Validator<'_> {
                 "decisions replay an exploration: set exploration = \"random\" or \"pct\"",
             );
         }
-        let mut breakages = Vec::new();
-        for b in raw.testing.unwrap_or_default().breakages {
-            if !self.registry.breakages.contains(&b.get_ref().as_str()) {
-                self.error(
-                    &b,
-                    format!(
-                        "unknown breakage \"{}\" (known: {})",
-                        b.get_ref(),
-                        self.registry.breakages.join(", ")
-                    ),
-                );
-            }
-            breakages.push(b.get_ref().clone());
-        }
+        let breakages = (raw.testing.unwrap_or_default().breakages.iter())
+            .filter_map(|b| {
+                let breakage = Breakage::from_name(b.get_ref());
+                if breakage.is_none() {
+                    self.error(
+                        b,
+                        format!(
+                            "unknown breakage \"{}\" (known: {})",
+                            b.get_ref(),
+                            Breakage::names()
+                        ),
+                    );
+                }
+                breakage
+            })
+            .collect();
 
         Scenario {
             name: raw.sim.name,

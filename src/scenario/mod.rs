@@ -11,5 +11,5 @@ pub mod schema;
 pub mod values;
 
 pub use diag::{Diagnostic, Diagnostics};
-pub use load::{CHECK_NAMES, Registry, load_file, load_str};
+pub use load::{CHECK_NAMES, load_file, load_str};
 pub use model::*;

@@ -1,6 +1,7 @@
 //! The validated scenario: what the world builder consumes. Every reference has been resolved
 //! (cluster, network and link names exist), defaults are applied, and values are typed.
 
+use crate::quirks::{Breakage, Fix};
 use crate::sim::{Ratio, SimDuration};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -35,10 +36,14 @@ pub struct Scenario {
     pub checks: CheckSpec,
     pub expect: Option<Expectation>,
     pub fuzz: FuzzSpec,
-    pub breakages: Vec<String>,
+    pub breakages: Vec<Breakage>,
 }
 
 impl Scenario {
+    /// Whether the test breakage `b` is switched on.
+    pub fn has_breakage(&self, b: Breakage) -> bool {
+        self.breakages.contains(&b)
+    }
     pub fn cluster(&self, name: &str) -> Option<&ClusterSpec> {
         self.clusters.iter().find(|c| c.name == name)
     }
@@ -58,8 +63,8 @@ impl Scenario {
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct LinkerdOptions {
-    /// Named quirk fixes switched on (validated against the quirk registry).
-    pub fixes: Vec<String>,
+    /// Quirk fixes switched on.
+    pub fixes: Vec<Fix>,
     pub trust_domain: String,
 }
 
@@ -552,7 +557,7 @@ pub struct Expectation {
     /// Checks that fail (exactly these).
     pub failing: Vec<String>,
     /// With this fix switched on, the scenario passes.
-    pub fix: Option<String>,
+    pub fix: Option<Fix>,
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]

@@ -22,7 +22,9 @@ use super::{ClusterComponents, Node, World, seed};
 use crate::k8s::controllers::kubelet::KubeletConfig;
 use crate::k8s::validation::Ipv4Cidr;
 use crate::k8s::{ApiServer, ApiServerConfig, Object, Request};
+use crate::multicluster::{Breakages, Fixes};
 use crate::net::topology::{NodeId, Topology};
+use crate::quirks::Breakage;
 use crate::scenario::{LinkSpec, Scenario};
 use crate::sim::{ComponentId, Kernel, Prng, SimTime};
 use std::collections::BTreeMap;
@@ -231,7 +233,7 @@ impl<'k> Builder<'k> {
         kubelet: ComponentId,
     ) -> ComponentId {
         let spec = &self.scenario.clusters[ci];
-        let has = |name: &str| self.scenario.breakages.iter().any(|b| b == name);
+        let has = |b: Breakage| self.scenario.has_breakage(b);
         let mut gateway = Gateway::new(
             ci,
             &spec.domain,
@@ -240,8 +242,8 @@ impl<'k> Builder<'k> {
             kubelet,
             spec.in_cluster_latency,
         );
-        gateway.accept_any_anchor = has("gateway-accepts-any-anchor");
-        gateway.ignore_hostname = has("gateway-ignores-hostname");
+        gateway.accept_any_anchor = has(Breakage::GatewayAcceptsAnyAnchor);
+        gateway.ignore_hostname = has(Breakage::GatewayIgnoresHostname);
         let name = format!("{}/gateway", spec.name);
         self.add(name, Node::Gateway(Box::new(gateway)), ci)
     }
@@ -273,8 +275,8 @@ impl<'k> Builder<'k> {
             enable_headless: l.headless,
             enable_namespace_creation: l.namespace_creation,
             requeue_limit: l.requeue_limit,
-            fixes: self.scenario.linkerd.fixes.clone(),
-            breakages: self.scenario.breakages.clone(),
+            fixes: Fixes::of(&self.scenario.linkerd.fixes),
+            breakages: Breakages::of(&self.scenario.breakages),
             remote_qps: self.scenario.clusters[src].client_qps,
             remote_burst: self.scenario.clusters[src].client_burst,
             remote_api: self.clusters[dst].api,
@@ -300,8 +302,8 @@ impl<'k> Builder<'k> {
             enable_headless: false,
             enable_namespace_creation: false,
             requeue_limit: 3,
-            fixes: self.scenario.linkerd.fixes.clone(),
-            breakages: self.scenario.breakages.clone(),
+            fixes: Fixes::of(&self.scenario.linkerd.fixes),
+            breakages: Breakages::of(&self.scenario.breakages),
             remote_qps: c.client_qps,
             remote_burst: c.client_burst,
             remote_api: self.clusters[ci].api,
@@ -385,9 +387,7 @@ impl<'k> Builder<'k> {
             mirrors: &self.mirrors,
             partition_cuts_whole_cluster: self
                 .scenario
-                .breakages
-                .iter()
-                .any(|b| b == "partition-cuts-whole-cluster"),
+                .has_breakage(Breakage::PartitionCutsWholeCluster),
         };
         let link_gen = |ci: usize, link: &str| -> Option<Vec<Object>> {
             let from = &self.scenario.clusters[ci].name;

@@ -6,7 +6,7 @@
 
 use super::{Msg, Observation, World};
 use crate::k8s::store::Store;
-use crate::scenario::{Registry, load_str};
+use crate::scenario::load_str;
 use crate::sim::trace::Message;
 use crate::sim::{ComponentId, Kernel, KernelConfig, SimDuration, SimTime};
 use std::sync::Arc;
@@ -44,7 +44,7 @@ pub(crate) struct Harness {
 impl Harness {
     /// The world of `scenario` (TOML), before its first event.
     pub fn new(scenario: &str) -> Harness {
-        let scenario = load_str("harness.toml", scenario, Registry::global())
+        let scenario = load_str("harness.toml", scenario)
             .unwrap_or_else(|d| panic!("the test scenario does not load: {d}"));
         let mut kernel = Kernel::new(KernelConfig::new(scenario.seed));
         let world = World::build(Arc::new(scenario), &mut kernel).expect("the world builds");

@@ -22,6 +22,7 @@ use crate::k8s::store::ObjectView;
 use crate::k8s::{Object, Request, Response, Status};
 use crate::net::fault::{Fault, FaultId};
 use crate::net::topology::Topology;
+use crate::quirks::Breakage;
 use crate::scenario::{ActionKind, Scenario};
 use crate::sim::{ComponentId, Kernel, SimTime};
 pub(crate) use plan::{ComponentFault, Plan, Wiring};
@@ -157,14 +158,8 @@ impl FaultInjector {
             actions,
             active: BTreeMap::new(),
             fired: Vec::new(),
-            skips_heal: scenario
-                .breakages
-                .iter()
-                .any(|b| b == "fault-injector-skips-heal"),
-            panics_on_partition: scenario
-                .breakages
-                .iter()
-                .any(|b| b == "fault-injector-panics-on-partition"),
+            skips_heal: scenario.has_breakage(Breakage::FaultInjectorSkipsHeal),
+            panics_on_partition: scenario.has_breakage(Breakage::FaultInjectorPanicsOnPartition),
         })
     }
 
@@ -309,7 +304,7 @@ fn apply(env: &mut dyn FaultEnv, fault: &ComponentFault, inject: bool) {
 mod tests {
     use super::*;
     use crate::k8s::store::Store;
-    use crate::scenario::{Registry, load_str};
+    use crate::scenario::load_str;
 
     /// An env that records what the injector asks of the world, one line per call.
     #[derive(Default)]
@@ -403,7 +398,7 @@ to = "east"
     /// component ids: cluster `c`'s API server is `10c`, its kubelet `10c+1`, its CoreDNS
     /// `10c+2`, its gateway `10c+3`, west's service mirror of `east` is 99.
     fn injector(faults: &str) -> FaultInjector {
-        let s = load_str("t.toml", &format!("{HEAD}{faults}"), Registry::global()).unwrap();
+        let s = load_str("t.toml", &format!("{HEAD}{faults}")).unwrap();
         let id = |c: usize, k: u32| ComponentId(10 * c as u32 + k);
         let net = crate::world::network::build(&s).unwrap();
         let mirrors = [((0, "east".to_string()), ComponentId(99))].into();
@@ -539,7 +534,7 @@ to = "east"
 
     #[test]
     fn a_name_that_does_not_resolve_is_an_error() {
-        let s = load_str("t.toml", HEAD, Registry::global()).unwrap();
+        let s = load_str("t.toml", HEAD).unwrap();
         let mut s = s;
         s.faults.push(crate::scenario::FaultSpec {
             at: crate::sim::SimDuration::from_secs(1),

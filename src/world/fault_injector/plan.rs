@@ -241,7 +241,7 @@ fn overlays(kind: &FaultKind, w: &Wiring<'_>) -> Result<Vec<Fault>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{Registry, load_str};
+    use crate::scenario::load_str;
 
     /// A one-way partition cuts only the first group's direction.
     #[test]
@@ -259,7 +259,7 @@ at = "10s"
 partition = [["east"], ["west"]]
 one_way = true
 "#;
-        let s = load_str("t.toml", text, Registry::global()).unwrap();
+        let s = load_str("t.toml", text).unwrap();
         let mut net = crate::world::network::build(&s).unwrap();
         let wiring = Wiring {
             scenario: &s,

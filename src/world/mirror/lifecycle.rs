@@ -20,8 +20,7 @@ use crate::k8s::informer::Delta;
 use crate::k8s::objects::Link;
 use crate::k8s::{Kind, Object};
 use crate::multicluster::{
-    Breakages, ClusterWatcher, Fixes, GatewayLiveness, LinkConfig, LinkUpdate, MirrorQueue,
-    ProbeWorker,
+    ClusterWatcher, GatewayLiveness, LinkConfig, LinkUpdate, MirrorQueue, ProbeWorker,
 };
 use crate::sim::{ComponentId, SimDuration, SimTime};
 use crate::world::apiclient::{ApiClient, ClientOutput};
@@ -164,9 +163,8 @@ impl MirrorNode {
             self.retry_later(env, link);
             return;
         }
-        let fixes = Fixes::from_names(&self.settings.fixes);
         let probe_service = format!("probe-{}", link.spec.target_cluster_name);
-        if let Some(worker) = ProbeWorker::for_link(&link, &probe_service, &fixes) {
+        if let Some(worker) = ProbeWorker::for_link(&link, &probe_service, &self.settings.fixes) {
             self.probe = Some(ProbeState::start(env, worker, self.generation));
         }
         let mut remote = self.remote_client(Vec::new());
@@ -302,8 +300,8 @@ impl MirrorNode {
         config.enable_headless = self.settings.enable_headless;
         config.enable_namespace_creation = self.settings.enable_namespace_creation;
         config.requeue_limit = self.settings.requeue_limit;
-        config.fixes = Fixes::from_names(&self.settings.fixes);
-        config.breakages = Breakages::from_names(&self.settings.breakages);
+        config.fixes = self.settings.fixes.clone();
+        config.breakages = self.settings.breakages.clone();
         let liveness = GatewayLiveness::new(&config);
         let watcher = ClusterWatcher::new(config);
         let queue = self.replay(env, &watcher, &link);

@@ -64,8 +64,8 @@ pub struct MirrorSettings {
     pub enable_headless: bool,
     pub enable_namespace_creation: bool,
     pub requeue_limit: u32,
-    pub fixes: Vec<String>,
-    pub breakages: Vec<String>,
+    pub fixes: crate::multicluster::Fixes,
+    pub breakages: crate::multicluster::Breakages,
     pub remote_qps: u32,
     pub remote_burst: u32,
     /// The target cluster's API server.
