@@ -7,6 +7,7 @@ pub mod fuzz;
 pub mod identity;
 pub mod k8s;
 pub mod multicluster;
+mod named;
 pub mod net;
 pub mod panics;
 pub mod quirks;

@@ -8,64 +8,7 @@
 //!
 //! A variant is added here in the same change that implements it, with its row in `QUIRKS.md`.
 
-/// A closed enum of named options: each variant with its kebab-case scenario name, `ALL`,
-/// `name`, `from_name`, and serde through the name.
-macro_rules! named {
-    ($(#[$meta:meta])* pub enum $enum:ident { $($(#[$vmeta:meta])* $variant:ident = $name:literal,)* }) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-        pub enum $enum {
-            $($(#[$vmeta])* $variant,)*
-        }
-
-        impl $enum {
-            pub const ALL: &[$enum] = &[$($enum::$variant,)*];
-
-            /// The name used in scenarios, on the command line and in `QUIRKS.md`.
-            pub fn name(self) -> &'static str {
-                match self {
-                    $($enum::$variant => $name,)*
-                }
-            }
-
-            pub fn from_name(name: &str) -> Option<$enum> {
-                $enum::ALL.iter().copied().find(|v| v.name() == name)
-            }
-
-            /// Every name, comma-separated (for diagnostics).
-            pub fn names() -> String {
-                $enum::ALL.iter().map(|v| v.name()).collect::<Vec<_>>().join(", ")
-            }
-        }
-
-        impl std::fmt::Display for $enum {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.name())
-            }
-        }
-
-        impl serde::Serialize for $enum {
-            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(self.name())
-            }
-        }
-
-        impl<'de> serde::Deserialize<'de> for $enum {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<$enum, D::Error> {
-                let name = String::deserialize(d)?;
-                $enum::from_name(&name).ok_or_else(|| {
-                    serde::de::Error::custom(format!(
-                        "unknown {} \"{name}\" (known: {})",
-                        stringify!($enum).to_lowercase(),
-                        $enum::names()
-                    ))
-                })
-            }
-        }
-    };
-}
-
-named! {
+crate::named::named! {
     /// A quirk of the real Linkerd that mcsim reproduces by default; switching the fix on gives
     /// the intended behaviour. All are the service mirror's (`crate::multicluster`).
     pub enum Fix {
@@ -118,7 +61,7 @@ named! {
     }
 }
 
-named! {
+crate::named::named! {
     /// A deliberately broken variant of a component, for proving that checks catch bugs.
     pub enum Breakage {
         // Service mirror (`crate::multicluster`).

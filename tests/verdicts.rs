@@ -168,7 +168,7 @@ fn reports_are_byte_identical_across_runs() {
 
 fn panicking_scenario() -> mcsim::scenario::Scenario {
     let mut s = load_file(Path::new("tests/fuzz/export-race.toml")).unwrap();
-    s.fuzz.faults = Some(vec!["partition".into()]);
+    s.fuzz.faults = Some(vec![mcsim::scenario::FaultTag::Partition]);
     s.breakages
         .push(mcsim::quirks::Breakage::FaultInjectorPanicsOnPartition);
     s

@@ -3,6 +3,7 @@
 //! consistency errors are collected here, every one with the span of the offending value.
 
 use super::diag::{Diagnostic, Diagnostics, SourceMap};
+use super::fault::*;
 use super::model::*;
 use super::schema::{self, ExportField, ExportMode, Name};
 use crate::quirks::{Breakage, Fix};
@@ -133,6 +134,36 @@ impl Validator<'_> {
                 Vec::new()
             }
         }
+    }
+
+    /// A fault kind of `[fuzz] faults`: one the swarm draws.
+    fn swarm_fault(&mut self, name: &Name) -> Option<FaultTag> {
+        let Some(tag) = FaultTag::from_name(name.get_ref()) else {
+            self.error(
+                name,
+                format!(
+                    "unknown fault kind \"{}\" (known: {})",
+                    name.get_ref(),
+                    FaultTag::names()
+                ),
+            );
+            return None;
+        };
+        if !tag.swarm_draws() {
+            let drawn: Vec<&str> = (FaultTag::ALL.iter())
+                .filter(|t| t.swarm_draws())
+                .map(|t| t.name())
+                .collect();
+            self.error(
+                name,
+                format!(
+                    "the fuzzer's swarm does not draw {tag} faults (it draws: {})",
+                    drawn.join(", ")
+                ),
+            );
+            return None;
+        }
+        Some(tag)
     }
 
     fn fix(&mut self, name: &Name) -> Option<Fix> {
@@ -822,23 +853,9 @@ impl Validator<'_> {
         });
         let fuzz_raw = raw.fuzz.unwrap_or_default();
         let fuzz = FuzzSpec {
-            faults: fuzz_raw.faults.map(|fs| {
-                fs.iter()
-                    .map(|f| {
-                        if !FAULT_KINDS.contains(&f.get_ref().as_str()) {
-                            self.error(
-                                f,
-                                format!(
-                                    "unknown fault kind \"{}\" (known: {})",
-                                    f.get_ref(),
-                                    FAULT_KINDS.join(", ")
-                                ),
-                            );
-                        }
-                        f.get_ref().clone()
-                    })
-                    .collect()
-            }),
+            faults: fuzz_raw
+                .faults
+                .map(|fs| fs.iter().filter_map(|f| self.swarm_fault(f)).collect()),
             delay_perturbation_max: fuzz_raw.delay_perturbation_max.map(|d| d.0),
         };
         let exploration = match &raw.sim.exploration {
@@ -1095,7 +1112,7 @@ impl Validator<'_> {
                 Some(span),
                 format!(
                     "expected exactly one fault kind ({}), found {}",
-                    FAULT_KINDS.join(", "),
+                    FaultTag::names(),
                     kinds.len()
                 ),
             ));
