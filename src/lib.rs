@@ -3,6 +3,7 @@
 
 pub mod check;
 pub mod cli;
+pub mod defaults;
 pub mod fuzz;
 pub mod identity;
 pub mod k8s;

@@ -402,7 +402,7 @@ fn federated_members(
 fn local_federated_members(world: &World, ci: usize, out: &mut Vec<String>) {
     let store = world.apis[ci].server.store();
     let cluster = &world.scenario.clusters[ci].name;
-    let (key, value) = crate::world::LOCAL_FEDERATED_SELECTOR;
+    let (key, value) = crate::defaults::FEDERATED_MEMBER;
     let is_member = |svc: &Object| {
         svc.meta().labels.get(key).map(String::as_str) == Some(value)
             && svc

@@ -144,7 +144,7 @@ pub fn case_scenario(base: &Scenario, faults: &[FaultSpec]) -> Scenario {
             .chain(s.actions.iter().map(|a| a.at))
             .max()
             .unwrap_or(SimDuration::ZERO);
-        let quiet = crate::world::mirror::RESYNC + base.checks.converged_within;
+        let quiet = crate::defaults::INFORMER_RESYNC + base.checks.converged_within;
         s.checks.converged_within = quiet;
         s.quiet_period = s.quiet_period.max(quiet);
         // Room after the backstop for the availability check to sample traffic.

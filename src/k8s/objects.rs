@@ -1136,14 +1136,17 @@ impl Link {
                 *field = value.to_string();
             }
         };
-        fill(&mut s.target_cluster_domain, "cluster.local");
+        fill(
+            &mut s.target_cluster_domain,
+            crate::defaults::CLUSTER_DOMAIN,
+        );
         fill(&mut s.target_cluster_linkerd_namespace, "linkerd");
         if s.cluster_credentials_secret.is_empty() && !s.target_cluster_name.is_empty() {
             s.cluster_credentials_secret = format!("cluster-credentials-{}", s.target_cluster_name);
         }
         if !s.gateway_address.is_empty() {
             fill(&mut s.gateway_port, "4143");
-            fill(&mut s.probe_spec.path, "/ready");
+            fill(&mut s.probe_spec.path, crate::defaults::PROBE_PATH);
             fill(&mut s.probe_spec.port, "4191");
             fill(&mut s.probe_spec.period, "3s");
             if s.selector.is_none() {

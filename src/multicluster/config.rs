@@ -105,7 +105,7 @@ impl LinkConfig {
             controller_namespace: DEFAULT_CONTROLLER_NAMESPACE.to_string(),
             enable_headless: false,
             enable_namespace_creation: false,
-            requeue_limit: 3,
+            requeue_limit: crate::defaults::REQUEUE_LIMIT,
             repair_period: SimDuration::from_mins(1),
             probe_service,
             fixes: Fixes::none(),

@@ -78,7 +78,6 @@ pub struct ClusterSpec {
     /// Further anchors trusted besides `trust_anchor`.
     pub trusts: Vec<String>,
     pub gateway: bool,
-    pub gateway_replicas: u32,
     /// Run the local service mirror (federated membership of this cluster's own services).
     pub local_service_mirror: bool,
     /// Signed clock offset of this cluster, in nanoseconds.

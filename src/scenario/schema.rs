@@ -99,8 +99,9 @@ pub struct Cluster {
     pub trusts: Vec<String>,
     #[serde(default)]
     pub gateway: Option<bool>,
+    /// Replicas of the gateway Deployment: only 1 (one gateway per cluster) is modelled.
     #[serde(default)]
-    pub gateway_replicas: Option<u32>,
+    pub gateway_replicas: Option<Spanned<u32>>,
     /// The multicluster extension's local service mirror (`-local-mirror`, default on): it
     /// joins this cluster's own federated members to `<svc>-federated`.
     #[serde(default)]

@@ -301,7 +301,7 @@ impl<'k> Builder<'k> {
             kind: MirrorKind::Local,
             enable_headless: false,
             enable_namespace_creation: false,
-            requeue_limit: 3,
+            requeue_limit: crate::defaults::REQUEUE_LIMIT,
             fixes: Fixes::of(&self.scenario.linkerd.fixes),
             breakages: Breakages::of(&self.scenario.breakages),
             remote_qps: c.client_qps,

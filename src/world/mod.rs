@@ -76,7 +76,6 @@ use gateway::Gateway;
 use identity_book::IdentityBook;
 use kubelet_node::KubeletNode;
 use lookup::Lookup;
-pub use mirror::LOCAL_FEDERATED_SELECTOR;
 use mirror::MirrorNode;
 pub use msg::{FaultMsg, Msg, NetMsg, Payload, Timer};
 pub use observe::Observation;

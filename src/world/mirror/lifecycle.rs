@@ -62,7 +62,7 @@ pub(super) struct Running {
 /// The local service mirror's synthetic Link and watcher configuration.
 fn local_mirror_config() -> LinkConfig {
     let mut selector = crate::k8s::LabelSelector::default();
-    let (k, v) = super::LOCAL_FEDERATED_SELECTOR;
+    let (k, v) = crate::defaults::FEDERATED_MEMBER;
     selector.match_labels.insert(k.to_string(), v.to_string());
     LinkConfig::local_mirror(selector)
 }

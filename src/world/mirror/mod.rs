@@ -36,14 +36,10 @@ use probe_link::ProbeState;
 const RESTART_AFTER: SimDuration = SimDuration::from_secs(10);
 /// Cache sync timeout, then `log.Fatal` (K8S `waitForCacheSync`, spec §3.1).
 const SYNC_TIMEOUT: SimDuration = SimDuration::from_secs(60);
-/// Informer resync period of every Linkerd informer (spec §3.1).
-pub const RESYNC: SimDuration = SimDuration::from_mins(10);
 /// Time one local API call takes (in-cluster round trip plus server work).
 const API_CALL_COST: SimDuration = SimDuration::from_micros(800);
 /// The name the local mirror goes by in logs and observations: its synthetic Link's name.
 pub const LOCAL_MIRROR_LINK: &str = "local";
-/// `localServiceMirror.federatedServiceSelector`, the chart's default.
-pub const LOCAL_FEDERATED_SELECTOR: (&str, &str) = ("mirror.linkerd.io/federated", "member");
 
 /// Which controller this is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -112,7 +108,7 @@ impl LocalInformer {
         };
         let mut c = InformerConfig::new(kind);
         c.namespace = namespace.map(str::to_string);
-        c.resync_period = Some(RESYNC);
+        c.resync_period = Some(crate::defaults::INFORMER_RESYNC);
         Informer::new(c)
     }
 }
@@ -141,7 +137,7 @@ impl RemoteInformer {
             RemoteInformer::Endpoints => Kind::Endpoints,
         };
         let mut c = InformerConfig::new(kind);
-        c.resync_period = Some(RESYNC);
+        c.resync_period = Some(crate::defaults::INFORMER_RESYNC);
         Informer::new(c)
     }
 }
