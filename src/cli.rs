@@ -405,18 +405,13 @@ fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
             "fuzz: shrinking {} failure signature(s)...",
             summary.signatures.len()
         );
-        let shrunk = std::fs::read_to_string(&args.scenario)
-            .map_err(|e| format!("{}: {e}", args.scenario.display()))
-            .and_then(|text| {
-                fuzz::shrink_signatures(
-                    &scenario,
-                    &text,
-                    &mut summary,
-                    &results,
-                    &args.out,
-                    args.shrink_budget,
-                )
-            });
+        let shrunk = fuzz::shrink_signatures(
+            &scenario,
+            &mut summary,
+            &results,
+            &args.out,
+            args.shrink_budget,
+        );
         if let Err(e) = shrunk {
             eprintln!("fuzz: shrinking failed: {e}");
         }

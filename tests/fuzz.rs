@@ -139,8 +139,7 @@ fn a_failing_case_shrinks_to_a_small_standalone_scenario() {
         }
     }
     let replay = found.expect("no failing seed within 1 000");
-    let text = std::fs::read_to_string("tests/fuzz/export-race.toml").unwrap();
-    let shrunk = fuzz::shrink::shrink(&broken, &text, &replay, 500).unwrap();
+    let shrunk = fuzz::shrink::shrink(&broken, &replay, 500).unwrap();
     assert_eq!(shrunk.failing, ["convergence"]);
     let size = shrunk.size;
     let events = size.faults + size.decisions + size.actions;

@@ -223,8 +223,7 @@ fn a_panicking_fuzz_case_is_a_failing_seed_and_the_sweep_goes_on() {
     assert!(!written.is_empty());
 
     // It shrinks like any failure, to a scenario that expects the error.
-    let text = std::fs::read_to_string("tests/fuzz/export-race.toml").unwrap();
-    let shrunk = fuzz::shrink::shrink(&base, &text, replay, 200).unwrap();
+    let shrunk = fuzz::shrink::shrink(&base, replay, 200).unwrap();
     assert_eq!(shrunk.size.faults, 1, "{}", shrunk.text);
     assert!(
         shrunk.text.contains("verdict = \"error\""),

@@ -457,7 +457,6 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
 /// `shrunk-seed-N.toml`, a scenario that fails under `mcsim run`.
 pub fn shrink_signatures(
     base: &Scenario,
-    base_text: &str,
     summary: &mut Summary,
     results: &[(CaseResult, Replay)],
     dir: &Path,
@@ -475,7 +474,7 @@ pub fn shrink_signatures(
         else {
             continue;
         };
-        let shrunk = shrink::shrink(base, base_text, replay, budget)?;
+        let shrunk = shrink::shrink(base, replay, budget)?;
         let path = dir.join(format!("shrunk-seed-{}.toml", case.seed));
         std::fs::write(&path, &shrunk.text).map_err(|e| format!("{}: {e}", path.display()))?;
         sig.shrunk = Some(ShrunkCase {

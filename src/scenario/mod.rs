@@ -8,6 +8,7 @@ pub mod diag;
 pub mod fault;
 pub mod load;
 pub mod model;
+pub mod save;
 pub mod schema;
 pub mod values;
 
@@ -15,3 +16,4 @@ pub use diag::{Diagnostic, Diagnostics};
 pub use fault::*;
 pub use load::{CHECK_NAMES, load_file, load_str};
 pub use model::*;
+pub use save::save;

@@ -41,6 +41,27 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The actions a scenario file lists as `[[action]]`: every `[[link]]` with an `at` adds a
+    /// `link` action at that time (the last such action of each link), which a saved scenario
+    /// leaves to its link.
+    pub fn explicit_actions(&self) -> Vec<&ActionSpec> {
+        let mut implied: Vec<&LinkSpec> = self.links.iter().filter(|l| !l.at.is_zero()).collect();
+        let mut keep = vec![true; self.actions.len()];
+        for (i, a) in self.actions.iter().enumerate().rev() {
+            let ActionKind::Link { link } = &a.kind else {
+                continue;
+            };
+            let by_link = |l: &&LinkSpec| l.name == *link && l.from == a.cluster && l.at == a.at;
+            if let Some(j) = implied.iter().position(by_link) {
+                implied.remove(j);
+                keep[i] = false;
+            }
+        }
+        (self.actions.iter().zip(keep))
+            .filter_map(|(a, keep)| keep.then_some(a))
+            .collect()
+    }
+
     /// Whether the test breakage `b` is switched on.
     pub fn has_breakage(&self, b: Breakage) -> bool {
         self.breakages.contains(&b)
