@@ -7,6 +7,7 @@
 //! The wall clock is read here only, to print how long a run took (on stderr, so reports are
 //! byte-identical across runs); never inside a simulation.
 
+use crate::quirks::Fix;
 use crate::report::{self, Report};
 use crate::run::{self, RunOptions};
 use crate::scenario::{self, Diagnostics};
@@ -78,8 +79,8 @@ pub struct FuzzArgs {
     #[arg(long)]
     pub no_swarm: bool,
     /// Switch on a named quirk fix (see QUIRKS.md); repeatable.
-    #[arg(long = "fix", value_name = "NAME")]
-    pub fixes: Vec<String>,
+    #[arg(long = "fix", value_name = "NAME", value_parser = parse_fix)]
+    pub fixes: Vec<Fix>,
     /// Run only shard I of N (0-based) of the seed range, e.g. `--shard 0/4`; merge the JSON
     /// summaries with `mcsim merge`.
     #[arg(long, value_parser = parse_shard)]
@@ -124,8 +125,8 @@ pub struct RunArgs {
     #[arg(long, value_enum)]
     pub explore: Option<ModeArg>,
     /// Switch on the intended behaviour for a Linkerd quirk (repeatable; see QUIRKS.md).
-    #[arg(long = "fix", value_name = "NAME")]
-    pub fixes: Vec<String>,
+    #[arg(long = "fix", value_name = "NAME", value_parser = parse_fix)]
+    pub fixes: Vec<Fix>,
     /// Write every cluster's objects at the end of the run to DIR/<cluster>.yaml and .json.
     #[arg(long, value_name = "DIR")]
     pub dump: Option<PathBuf>,
@@ -308,9 +309,7 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if let Err(code) = apply_fixes(&mut scenario, &args.fixes) {
-        return code;
-    }
+    apply_fixes(&mut scenario, &args.fixes);
     let scenario = Arc::new(scenario);
     let options = RunOptions {
         seed: args.seed,
@@ -357,21 +356,19 @@ fn cmd_run(args: RunArgs) -> ExitCode {
     ExitCode::from(result.report.exit_code)
 }
 
-/// Switches on `--fix` names (validated against `crate::quirks::FIX_NAMES`).
-fn apply_fixes(scenario: &mut scenario::Scenario, fixes: &[String]) -> Result<(), ExitCode> {
+/// A `--fix` name.
+fn parse_fix(name: &str) -> Result<Fix, String> {
+    Fix::from_name(name)
+        .ok_or_else(|| format!("unknown fix \"{name}\" (known fixes: {})", Fix::names()))
+}
+
+/// Switches on `--fix`es.
+fn apply_fixes(scenario: &mut scenario::Scenario, fixes: &[Fix]) {
     for fix in fixes {
-        if !crate::quirks::FIX_NAMES.contains(&fix.as_str()) {
-            eprintln!(
-                "unknown fix \"{fix}\" (known fixes: {})",
-                crate::quirks::FIX_NAMES.join(", ")
-            );
-            return Err(ExitCode::from(EXIT_BAD_INPUT));
-        }
         if !scenario.linkerd.fixes.contains(fix) {
-            scenario.linkerd.fixes.push(fix.clone());
+            scenario.linkerd.fixes.push(*fix);
         }
     }
-    Ok(())
 }
 
 fn write_dumps(dir: &Path, result: &run::RunResult) -> std::io::Result<()> {
@@ -429,9 +426,7 @@ fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if let Err(code) = apply_fixes(&mut scenario, &args.fixes) {
-        return code;
-    }
+    apply_fixes(&mut scenario, &args.fixes);
     let scenario = Arc::new(scenario);
     let jobs = args
         .jobs
@@ -514,24 +509,17 @@ fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
             "fuzz: shrinking {} failure signature(s)...",
             summary.signatures.len()
         );
-        let shrunk = std::fs::read_to_string(&args.scenario)
-            .map_err(|e| format!("{}: {e}", args.scenario.display()))
-            .and_then(|text| {
-                fuzz::shrink_signatures(
-                    &scenario,
-                    &text,
-                    &mut summary,
-                    &results,
-                    &args.out,
-                    args.shrink_budget,
-                    |i, n, seed| match &bar {
-                        Some(bar) => {
-                            bar.set_message(format!("shrinking {}/{n} (seed {seed})", i + 1))
-                        }
-                        None => eprintln!("fuzz: shrinking {}/{n} (seed {seed})", i + 1),
-                    },
-                )
-            });
+        let shrunk = fuzz::shrink_signatures(
+            &scenario,
+            &mut summary,
+            &results,
+            &args.out,
+            args.shrink_budget,
+            |i, n, seed| match &bar {
+                Some(bar) => bar.set_message(format!("shrinking {}/{n} (seed {seed})", i + 1)),
+                None => eprintln!("fuzz: shrinking {}/{n} (seed {seed})", i + 1),
+            },
+        );
         if let Err(e) = shrunk {
             eprintln!("fuzz: shrinking failed: {e}");
         }
@@ -705,9 +693,7 @@ fn cmd_replay(file: &Path, format: Format) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if let Err(code) = apply_fixes(&mut base, &replay.fixes) {
-        return code;
-    }
+    apply_fixes(&mut base, &replay.fixes);
     let (result, report, same) = match crate::fuzz::replay(&base, &replay) {
         Ok(r) => r,
         Err(e) => {

@@ -329,7 +329,7 @@ fn unbuilt(scenario: &Scenario, seed: u64, panic: String) -> RunResult {
 
 fn fault_rows(world: &World) -> Vec<FaultRow> {
     world
-        .fired_faults
+        .fired_faults()
         .iter()
         .map(|f| FaultRow {
             index: f.index,
@@ -381,14 +381,7 @@ fn dumps(world: &World) -> Vec<ClusterDump> {
             let mut logs: Vec<(String, String)> = mirrors
                 .iter()
                 .filter(|(cluster, _)| *cluster == i)
-                .map(|(_, m)| {
-                    let component = if m.settings.local_mirror {
-                        "local-service-mirror".to_string()
-                    } else {
-                        format!("service-mirror-{}", m.settings.link_name)
-                    };
-                    (component, render(&m.log))
-                })
+                .map(|(_, m)| (m.component(), render(&m.log)))
                 .collect();
             if let Some(d) = world.destination(i) {
                 logs.push(("destination".into(), render(&d.log)));
@@ -413,19 +406,16 @@ fn unreached_schedule(world: &World, reached: SimTime, cut: bool) -> Vec<String>
     let mut out = Vec::new();
     for (i, f) in s.faults.iter().enumerate() {
         let due = SimTime::ZERO + f.at;
-        let fired = world.fired_faults.iter().find(|x| x.index == i);
+        let fired = world.fired_faults().iter().find(|x| x.index == i);
         if fired.is_none() && missed(due) {
-            out.push(format!(
-                "fault #{i} ({}) due at {due}",
-                crate::world::describe_fault(&f.kind)
-            ));
+            out.push(format!("fault #{i} ({}) due at {due}", f.kind));
         } else if let Some(d) = f.duration
             && fired.is_none_or(|x| x.healed_at.is_none())
             && missed(due + d)
         {
             out.push(format!(
                 "heal of fault #{i} ({}) due at {}",
-                crate::world::describe_fault(&f.kind),
+                f.kind,
                 due + d
             ));
         }

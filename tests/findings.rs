@@ -2,6 +2,7 @@
 //! shows the real behaviour failing a check under the ordering the fuzzer found, and the named
 //! fix passing it under the very same ordering.
 
+use mcsim::quirks::Fix;
 use mcsim::run::{RunOptions, run};
 use mcsim::scenario::load_file;
 use mcsim::sim::Exploration;
@@ -17,7 +18,9 @@ use std::sync::Arc;
 #[test]
 fn a_lagging_lister_at_start_up_loses_mirrors_unless_creates_adopt() {
     let mut real = load_file(Path::new("scenarios/partition.toml")).unwrap();
-    real.linkerd.fixes.retain(|f| f != "create-adopts-existing");
+    real.linkerd
+        .fixes
+        .retain(|f| *f != Fix::CreateAdoptsExisting);
     let real = Arc::new(real);
     let options = RunOptions {
         seed: Some(1),
@@ -32,12 +35,7 @@ fn a_lagging_lister_at_start_up_loses_mirrors_unless_creates_adopt() {
     );
     // The same ordering with the fix (as scenarios/partition.toml ships) converges.
     let fixed = Arc::new(load_file(Path::new("scenarios/partition.toml")).unwrap());
-    assert!(
-        fixed
-            .linkerd
-            .fixes
-            .contains(&"create-adopts-existing".into())
-    );
+    assert!(fixed.linkerd.fixes.contains(&Fix::CreateAdoptsExisting));
     let report = run(fixed, &options).unwrap().report;
     assert!(report.passed(), "{:?}", report.failed_checks());
     // The reference ordering converges without the fix.
@@ -71,7 +69,7 @@ fn a_conflicting_federated_join_is_lost_unless_updates_retry_on_conflict() {
     let mut real = load_file(Path::new("scenarios/federated.toml")).unwrap();
     real.linkerd
         .fixes
-        .retain(|f| f != "update-retries-on-conflict");
+        .retain(|f| *f != Fix::UpdateRetriesOnConflict);
     let real = Arc::new(real);
     let report = run(real.clone(), &options).unwrap().report;
     assert!(
@@ -80,10 +78,7 @@ fn a_conflicting_federated_join_is_lost_unless_updates_retry_on_conflict() {
         report.failed_checks()
     );
     let mut fixed = (*real).clone();
-    fixed
-        .linkerd
-        .fixes
-        .push("update-retries-on-conflict".into());
+    fixed.linkerd.fixes.push(Fix::UpdateRetriesOnConflict);
     let report = run(Arc::new(fixed), &options).unwrap().report;
     assert!(report.passed(), "{:?}", report.failed_checks());
 }

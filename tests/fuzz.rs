@@ -11,7 +11,8 @@ use std::sync::Arc;
 fn scenario(breakage: bool) -> Scenario {
     let mut s = load_file(Path::new("tests/fuzz/export-race.toml")).unwrap();
     if breakage {
-        s.breakages.push("endpoints-before-service".into());
+        s.breakages
+            .push(mcsim::quirks::Breakage::EndpointsBeforeService);
     }
     s
 }
@@ -115,7 +116,7 @@ fn the_cli_fuzz_prints_a_json_summary() {
 /// with the breakage off.
 #[test]
 fn a_failing_case_shrinks_to_a_small_standalone_scenario() {
-    use mcsim::scenario::{Registry, load_str};
+    use mcsim::scenario::load_str;
     let broken = Arc::new(scenario(true));
     let opts = options(1000, 2);
     let mut found = None;
@@ -138,8 +139,7 @@ fn a_failing_case_shrinks_to_a_small_standalone_scenario() {
         }
     }
     let replay = found.expect("no failing seed within 1 000");
-    let text = std::fs::read_to_string("tests/fuzz/export-race.toml").unwrap();
-    let shrunk = fuzz::shrink::shrink(&broken, &text, &replay, 500).unwrap();
+    let shrunk = fuzz::shrink::shrink(&broken, &replay, 500).unwrap();
     assert_eq!(shrunk.failing, ["convergence"]);
     let size = shrunk.size;
     let events = size.faults + size.decisions + size.actions;
@@ -152,7 +152,7 @@ fn a_failing_case_shrinks_to_a_small_standalone_scenario() {
         shrunk.text
     );
     // The file stands alone: a plain run of it fails the same check...
-    let alone = load_str("shrunk.toml", &shrunk.text, Registry::global()).unwrap();
+    let alone = load_str("shrunk.toml", &shrunk.text).unwrap();
     assert!(
         alone
             .expect
@@ -255,7 +255,7 @@ fn a_fault_that_breaks_watches_gives_informers_their_backoff() {
         let text = format!(
             "[sim]\nname = \"x\"\nduration = \"4m\"\n[[cluster]]\nname = \"west\"\n[[cluster]]\nname = \"east\"\n[[fault]]\nat = \"61s\"\nfor = \"12s\"\n{kind}\n"
         );
-        mcsim::scenario::load_str("x.toml", &text, mcsim::scenario::Registry::global())
+        mcsim::scenario::load_str("x.toml", &text)
             .unwrap()
             .faults
             .remove(0)
@@ -275,7 +275,7 @@ fn a_fault_that_breaks_watches_gives_informers_their_backoff() {
     fixed
         .linkerd
         .fixes
-        .push("update-retries-on-conflict".into());
+        .push(mcsim::quirks::Fix::UpdateRetriesOnConflict);
     let mut opts = options(1, 1);
     opts.check_determinism = false;
     let (result, _) = fuzz::case(&fixed, &opts, 140).unwrap();

@@ -72,7 +72,7 @@ fn check_dir(dir: &str, min: usize) {
         }
         if let Some(fix) = &expect.fix {
             let mut fixed = scenario;
-            fixed.linkerd.fixes.push(fix.clone());
+            fixed.linkerd.fixes.push(*fix);
             let (verdict, failed) = failing(fixed);
             if verdict != Verdict::Pass {
                 problems.push(format!("{name}: with fix {fix} still fails {failed:?}"));

@@ -32,7 +32,7 @@ impl Check for Availability {
         let mut judged = 0;
         let mut unhealed = 0;
         let active: Vec<usize> = world
-            .fired_faults
+            .fired_faults()
             .iter()
             .filter(|f| f.healed_at.is_none())
             .map(|f| f.index)

@@ -30,7 +30,7 @@ fn explained_windows(
     end: SimTime,
 ) -> Vec<(SimTime, SimTime)> {
     world
-        .fired_faults
+        .fired_faults()
         .iter()
         .filter(|f| world.scenario.faults[f.index].kind.affects_pair(from, to))
         .map(|f| {
@@ -55,7 +55,7 @@ impl Check for FailureDomains {
         let mut problems = Vec::new();
         let mut compared = 0;
         let mut candidates = 0;
-        for fault in &world.fired_faults {
+        for fault in world.fired_faults() {
             let kind = &world.scenario.faults[fault.index].kind;
             let (start, stop) = (fault.at, fault.healed_at.unwrap_or(end));
             let base_start = SimTime(start.0.saturating_sub(BASELINE.0));

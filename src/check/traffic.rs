@@ -84,7 +84,7 @@ pub fn window_boundaries(
 /// Fault windows of the run as `[start, heal)`; a fault not healed lasts until `end`.
 pub fn fault_windows(world: &World, end: SimTime) -> Vec<(SimTime, SimTime)> {
     world
-        .fired_faults
+        .fired_faults()
         .iter()
         .map(|f| (f.at, f.healed_at.unwrap_or(end)))
         .collect()
@@ -165,7 +165,7 @@ impl PhaseCount {
 pub fn fault_tables(world: &World, end: SimTime) -> Vec<FaultTraffic> {
     let flows = flows(world);
     world
-        .fired_faults
+        .fired_faults()
         .iter()
         .map(|fault| {
             let kind = &world.scenario.faults[fault.index].kind;

@@ -38,7 +38,7 @@ pub struct FuzzOptions {
     pub swarm: bool,
     pub out: Option<PathBuf>,
     /// `--fix` names already applied to the scenario (recorded in replay files).
-    pub fixes: Vec<String>,
+    pub fixes: Vec<crate::quirks::Fix>,
 }
 
 /// Everything needed to run one case again, byte for byte.
@@ -50,7 +50,7 @@ pub struct Replay {
     pub mode: Exploration,
     /// Quirk fixes switched on from the command line (`--fix`), on top of the scenario's.
     #[serde(default)]
-    pub fixes: Vec<String>,
+    pub fixes: Vec<crate::quirks::Fix>,
     /// Swarm faults added to the scenario's own.
     pub faults: Vec<FaultSpec>,
     /// What the case produced when it was recorded.
@@ -151,7 +151,7 @@ pub fn case_scenario(base: &Scenario, faults: &[FaultSpec]) -> Scenario {
     s.faults.extend(faults.iter().cloned());
     s.faults.sort_by_key(|f| f.at);
     let stretch = if faults.iter().any(|f| swarm::needs_resync(base, &f.kind)) {
-        crate::world::mirror_node::RESYNC
+        crate::defaults::INFORMER_RESYNC
     } else if faults.iter().any(|f| swarm::breaks_watches(&f.kind)) {
         informer_recovery()
     } else {
@@ -479,7 +479,6 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
 /// called before the `i`-th of `n` shrinks.
 pub fn shrink_signatures(
     base: &Scenario,
-    base_text: &str,
     summary: &mut Summary,
     results: &[(CaseResult, Replay)],
     dir: &Path,
@@ -500,7 +499,7 @@ pub fn shrink_signatures(
             continue;
         };
         progress(index, count, case.seed);
-        let shrunk = shrink::shrink(base, base_text, replay, budget)?;
+        let shrunk = shrink::shrink(base, replay, budget)?;
         let path = dir.join(format!("shrunk-seed-{}.toml", case.seed));
         std::fs::write(&path, &shrunk.text).map_err(|e| format!("{}: {e}", path.display()))?;
         sig.shrunk = Some(ShrunkCase {

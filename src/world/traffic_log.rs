@@ -120,7 +120,7 @@ impl Aggregate {
 }
 
 /// A traffic client's requests, folded into segments between registered boundaries.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct TrafficLog {
     /// Sorted, distinct; segment `i` holds requests sent in `[boundaries[i-1], boundaries[i])`.
     boundaries: Vec<SimTime>,
@@ -128,6 +128,13 @@ pub struct TrafficLog {
     /// The request with the latest send time (the last of them to complete on a tie).
     last: Option<RequestRecord>,
     completed: u64,
+}
+
+/// A log of one segment (no boundaries): totals only.
+impl Default for TrafficLog {
+    fn default() -> TrafficLog {
+        TrafficLog::new(Vec::new())
+    }
 }
 
 impl TrafficLog {
