@@ -86,12 +86,27 @@ struct ScriptedFault {
     clusters: Vec<String>,
 }
 
+/// A state of the world that faults switch on while active (a component down, a CoreDNS failing,
+/// a cluster's certificates expired). Faults overlap: the state holds while *any* fault holding
+/// it is active, so the first of two overlapping outages to heal does not end the other.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Hold {
+    Down(ComponentId),
+    DnsFailing(ComponentId),
+    CertsExpired(usize),
+}
+
 #[derive(Default)]
 pub struct FaultInjector {
     faults: Vec<ScriptedFault>,
     actions: Vec<ScriptedAction>,
     /// Topology overlays of each active fault.
     active: BTreeMap<usize, Vec<FaultId>>,
+    /// How many active faults hold each state ([`Hold`]).
+    holds: BTreeMap<Hold, u32>,
+    /// Per cluster, the active faults that set its clock skew or trust anchor, in injection
+    /// order: the latest one still active applies, the scenario's value when none is.
+    valued: BTreeMap<usize, Vec<usize>>,
     fired: Vec<FiredFault>,
     /// Test breakage `fault-injector-skips-heal`: faults never heal.
     skips_heal: bool,
@@ -157,6 +172,8 @@ impl FaultInjector {
             faults,
             actions,
             active: BTreeMap::new(),
+            holds: BTreeMap::new(),
+            valued: BTreeMap::new(),
             fired: Vec::new(),
             skips_heal: scenario.has_breakage(Breakage::FaultInjectorSkipsHeal),
             panics_on_partition: scenario.has_breakage(Breakage::FaultInjectorPanicsOnPartition),
@@ -217,7 +234,7 @@ impl FaultInjector {
         if !ids.is_empty() {
             self.active.insert(i, ids);
         }
-        apply(env, &f.plan.components, true);
+        self.apply(env, i, true);
         env.paths_changed();
         env.observe(Observation::FaultInjected { index: i });
     }
@@ -234,7 +251,7 @@ impl FaultInjector {
         for id in self.active.remove(&i).unwrap_or_default() {
             env.remove_overlay(id);
         }
-        apply(env, &self.faults[i].plan.components, false);
+        self.apply(env, i, false);
         env.paths_changed();
         env.observe(Observation::FaultHealed { index: i });
     }
@@ -256,47 +273,109 @@ impl FaultInjector {
     }
 }
 
-/// What a fault does to components when it starts (`inject`) or heals.
-fn apply(env: &mut dyn FaultEnv, fault: &ComponentFault, inject: bool) {
-    match fault {
-        ComponentFault::None => {}
-        ComponentFault::Down(ids) => {
-            for id in ids {
-                env.set_down(*id, inject);
+impl FaultInjector {
+    /// Takes a hold on `state` (`on`) or releases it; `true` when the state changes: the first
+    /// hold switches it on, releasing the last one switches it off.
+    fn hold(&mut self, state: Hold, on: bool) -> bool {
+        let n = self.holds.entry(state).or_default();
+        if on {
+            *n += 1;
+            *n == 1
+        } else if *n == 0 {
+            // A heal without its inject (a scenario never does this): nothing held.
+            false
+        } else {
+            *n -= 1;
+            *n == 0
+        }
+    }
+
+    /// What fault `i` does to components when it starts (`inject`) or heals.
+    fn apply(&mut self, env: &mut dyn FaultEnv, i: usize, inject: bool) {
+        let fault = self.faults[i].plan.components.clone();
+        match fault {
+            ComponentFault::None => {}
+            ComponentFault::Down(ids) => {
+                for id in ids {
+                    if self.hold(Hold::Down(id), inject) {
+                        env.set_down(id, inject);
+                    }
+                }
+            }
+            ComponentFault::DnsFailing(dns) => {
+                if self.hold(Hold::DnsFailing(dns), inject) {
+                    env.set_dns_failing(dns, inject);
+                }
+            }
+            ComponentFault::KillPod {
+                kubelet,
+                namespace,
+                pod,
+            } => {
+                if inject {
+                    env.kill_pod(kubelet, &namespace, &pod);
+                }
+            }
+            ComponentFault::ClockSkew {
+                cluster, base_ns, ..
+            } => {
+                let skew = match self.valued_now(cluster, i, inject) {
+                    Some(ComponentFault::ClockSkew { skewed_ns, .. }) => skewed_ns,
+                    _ => base_ns,
+                };
+                env.set_clock_skew(cluster, skew);
+            }
+            ComponentFault::Compact(cluster) => {
+                if inject {
+                    env.compact(cluster);
+                }
+            }
+            ComponentFault::CertsExpired(cluster) => {
+                if self.hold(Hold::CertsExpired(cluster), inject) {
+                    env.set_certs_expired(cluster, inject);
+                }
+            }
+            ComponentFault::RotateCerts(cluster) => {
+                if inject {
+                    env.rotate_certs(cluster);
+                }
+            }
+            ComponentFault::TrustAnchor {
+                cluster,
+                base,
+                trust_domain,
+                ..
+            } => {
+                let (anchor, trust_domain) = match self.valued_now(cluster, i, inject) {
+                    Some(ComponentFault::TrustAnchor {
+                        anchor,
+                        trust_domain,
+                        ..
+                    }) => (anchor, trust_domain),
+                    _ => (base, trust_domain),
+                };
+                env.switch_anchor(cluster, &anchor, &trust_domain);
             }
         }
-        ComponentFault::DnsFailing(dns) => env.set_dns_failing(*dns, inject),
-        ComponentFault::KillPod {
-            kubelet,
-            namespace,
-            pod,
-        } => {
-            if inject {
-                env.kill_pod(*kubelet, namespace, pod);
-            }
+    }
+
+    /// Records that fault `i` (a clock skew or trust anchor of `cluster`) starts or heals, and
+    /// returns what then applies to the cluster: the latest such fault of the same kind still
+    /// active (`None`: the scenario's own value).
+    fn valued_now(&mut self, cluster: usize, i: usize, inject: bool) -> Option<ComponentFault> {
+        let same_kind = |f: &ComponentFault| std::mem::discriminant(f);
+        let kind = same_kind(&self.faults[i].plan.components);
+        let active = self.valued.entry(cluster).or_default();
+        active.retain(|j| *j != i);
+        if inject {
+            active.push(i);
         }
-        ComponentFault::ClockSkew {
-            cluster,
-            skewed_ns,
-            base_ns,
-        } => env.set_clock_skew(*cluster, if inject { *skewed_ns } else { *base_ns }),
-        ComponentFault::Compact(cluster) => {
-            if inject {
-                env.compact(*cluster);
-            }
-        }
-        ComponentFault::CertsExpired(cluster) => env.set_certs_expired(*cluster, inject),
-        ComponentFault::RotateCerts(cluster) => {
-            if inject {
-                env.rotate_certs(*cluster);
-            }
-        }
-        ComponentFault::TrustAnchor {
-            cluster,
-            anchor,
-            base,
-            trust_domain,
-        } => env.switch_anchor(*cluster, if inject { anchor } else { base }, trust_domain),
+        active
+            .iter()
+            .rev()
+            .map(|j| &self.faults[*j].plan.components)
+            .find(|f| same_kind(f) == kind)
+            .cloned()
     }
 }
 
@@ -503,6 +582,62 @@ to = "east"
             ]
         );
         assert_eq!(i.fired()[0].healed_at, None);
+    }
+
+    /// Overlapping outages of one API server: the first heal (of the shorter one) leaves the
+    /// server down; it comes back when the last fault holding it heals (found by fuzzing:
+    /// tests/regressions/overlapping-faults.toml).
+    #[test]
+    fn overlapping_outages_heal_when_the_last_one_does() {
+        let mut i = injector(
+            "[[fault]]\nat = \"1m\"\nfor = \"2m\"\napi_server_down = \"east\"\n[[fault]]\nat = \"90s\"\nfor = \"10s\"\napi_server_down = \"east\"\n",
+        );
+        let log = calls(
+            &mut i,
+            &[
+                FaultMsg::Inject(0),
+                FaultMsg::Inject(1),
+                FaultMsg::Heal(1),
+                FaultMsg::Heal(0),
+            ],
+        );
+        let downs: Vec<&String> = log.iter().filter(|l| l.starts_with("component")).collect();
+        assert_eq!(downs, ["component 10 down", "component 10 up"], "{log:?}");
+        // The last call on the component comes after the second heal.
+        let up = log.iter().position(|l| l == "component 10 up").unwrap();
+        let healed_1 = log
+            .iter()
+            .position(|l| l == "observe FaultHealed { index: 1 }")
+            .unwrap();
+        assert!(up > healed_1, "{log:?}");
+    }
+
+    /// Overlapping clock skews: when the later one heals the earlier one applies again, and the
+    /// scenario's skew once both have healed.
+    #[test]
+    fn overlapping_clock_skews_fall_back_to_the_one_still_active() {
+        let mut i = injector(
+            "[[fault]]\nat = \"1m\"\nfor = \"2m\"\nclock_skew = { cluster = \"east\", by = \"-5s\" }\n[[fault]]\nat = \"90s\"\nfor = \"10s\"\nclock_skew = { cluster = \"east\", by = \"7s\" }\n",
+        );
+        let log = calls(
+            &mut i,
+            &[
+                FaultMsg::Inject(0),
+                FaultMsg::Inject(1),
+                FaultMsg::Heal(1),
+                FaultMsg::Heal(0),
+            ],
+        );
+        let skews: Vec<&String> = log.iter().filter(|l| l.contains("skew")).collect();
+        assert_eq!(
+            skews,
+            [
+                "cluster 1 skew -5000000000",
+                "cluster 1 skew 7000000000",
+                "cluster 1 skew -5000000000",
+                "cluster 1 skew 0",
+            ]
+        );
     }
 
     #[test]
