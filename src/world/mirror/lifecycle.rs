@@ -329,6 +329,7 @@ impl MirrorNode {
             busy_until: env.now(),
             work_armed: None,
         }));
+        self.read_unread_liveness();
         self.arm_work(env);
     }
 

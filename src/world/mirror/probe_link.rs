@@ -32,6 +32,9 @@ pub(super) struct ProbeState {
     conn: Option<ProbeConn>,
     /// The watcher generation this worker belongs to: timers of older workers are stale.
     generation: u64,
+    /// The worker's liveness channel (buffer 10, spec §3.2 c): messages sent before the
+    /// watcher runs wait here and are read when it starts (§4.1), in order.
+    pub unread: Vec<bool>,
 }
 
 impl ProbeState {
@@ -46,6 +49,7 @@ impl ProbeState {
             current: None,
             conn: None,
             generation,
+            unread: Vec::new(),
         }
     }
 
@@ -147,7 +151,9 @@ impl MirrorNode {
         }
     }
 
-    /// A liveness message from the probe worker to the running watcher.
+    /// A liveness message from the probe worker to the watcher. A watcher that is not running
+    /// yet (still connecting to the target or syncing its caches) reads it from the channel
+    /// when it starts ([`Self::read_unread_liveness`]): the message is not lost.
     fn liveness(&mut self, env: &mut Env<'_, '_>, alive: bool) {
         env.observe(Observation::GatewayLiveness {
             link: self.settings.link_name.clone(),
@@ -156,8 +162,23 @@ impl MirrorNode {
         if let Phase::Running(r) = &mut self.phase {
             let repair = r.liveness.on_liveness(alive);
             r.queue.add(repair);
+        } else if let Some(p) = &mut self.probe {
+            p.unread.push(alive);
         }
         self.arm_work(env);
+    }
+
+    /// `Start()`'s liveness loop (spec §4.1): the messages the probe worker sent before the
+    /// watcher ran, each setting `gatewayAlive` and enqueueing a repair (after the replay).
+    pub(super) fn read_unread_liveness(&mut self) {
+        let Phase::Running(r) = &mut self.phase else {
+            return;
+        };
+        let Some(p) = &mut self.probe else { return };
+        for alive in std::mem::take(&mut p.unread) {
+            let repair = r.liveness.on_liveness(alive);
+            r.queue.add(repair);
+        }
     }
 
     /// A connection event that is neither client's: the probe connection's.
