@@ -75,6 +75,10 @@ crate::named::named! {
         /// target endpoints controller whose Service informer lags, or an older version replayed
         /// by a rewatch) recreate the mirrors of an unexported Service until the resync.
         HeadlessEndpointsCheckService = "headless-endpoints-check-service",
+        /// §5.6 / found by `mcsim fuzz`: the headless unexport deletes the endpoint mirrors it
+        /// finds in the local lister; one created moments before, not yet in a lagging lister,
+        /// is left behind for good (its Endpoints still rewritten by every repair).
+        HeadlessUnexportListsApi = "headless-unexport-lists-api",
     }
 }
 

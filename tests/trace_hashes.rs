@@ -60,6 +60,10 @@ const PINNED: &[(&str, &str)] = &[
         "0d1d054d160d78c0",
     ),
     (
+        "scenarios/quirk-headless-unexport-lists-api.toml",
+        "aba229d49468ca11",
+    ),
+    (
         "scenarios/quirk-headless-update-clobbers-root.toml",
         "7749985ca251197d",
     ),

@@ -753,7 +753,12 @@ impl ClusterWatcher {
         }
         let mut errors = vec![];
         if local.as_service().is_some_and(Service::is_headless) {
-            for em in self.endpoint_mirrors(ns, &local_name, env) {
+            let mirrors = if self.cfg.fixes.has(Fix::HeadlessUnexportListsApi) {
+                self.endpoint_mirrors_from_api(ns, &local_name, env)?
+            } else {
+                self.endpoint_mirrors(ns, &local_name, env)
+            };
+            for em in mirrors {
                 if let Err(st) = api_delete(env, Kind::Service, ns, em.name())
                     && !st.is_not_found()
                 {
@@ -810,6 +815,29 @@ impl ClusterWatcher {
             })
             .cloned()
             .collect()
+    }
+
+    /// Fix `headless-unexport-lists-api`: the endpoint mirrors of root `root` in `ns` as the
+    /// API server has them (a LIST with the `headless-mirror-svc-name` selector), so one created
+    /// moments ago is found even when the lister has not seen it yet.
+    fn endpoint_mirrors_from_api(
+        &self,
+        ns: &str,
+        root: &str,
+        env: &mut HandlerEnv,
+    ) -> Result<Vec<Arc<Object>>, HandlerError> {
+        match env.api.call(Request::List {
+            kind: Kind::Service,
+            namespace: Some(ns.to_string()),
+            selector: Some(LabelSelector::eq([(LABEL_HEADLESS_MIRROR_SVC_NAME, root)])),
+        }) {
+            Ok(crate::k8s::Response::List { items, .. }) => Ok(items),
+            Ok(_) => Ok(Vec::new()),
+            Err(st) => Err(HandlerError::retryable(format!(
+                "could not list endpoint mirrors of {ns}/{root}: {}",
+                st.message
+            ))),
+        }
     }
 
     // -----------------------------------------------------------------------------------------
