@@ -556,7 +556,11 @@ impl ApiServer {
                     ));
                 }
             }
-            Object::Namespace(_) | Object::Secret(_) | Object::Event(_) | Object::Link(_) => {}
+            Object::Namespace(_)
+            | Object::Secret(_)
+            | Object::Event(_)
+            | Object::Link(_)
+            | Object::Opaque(_) => {}
         }
         out
     }
@@ -1308,6 +1312,11 @@ fn reset_status_on_create(obj: &mut Object) {
         Object::StatefulSet(s) => s.status = Default::default(),
         Object::Deployment(d) => d.status = Default::default(),
         Object::Link(l) => l.status = Default::default(),
+        // An opaque kind's status (if it has one) is the server's to write, as for the
+        // modelled kinds with a status subresource.
+        Object::Opaque(o) => {
+            o.content.remove("status");
+        }
         Object::Endpoints(_) | Object::EndpointSlice(_) | Object::Secret(_) | Object::Event(_) => {}
     }
 }
