@@ -297,17 +297,6 @@ impl Kind {
         (api_version.is_empty() || api_version == k.api_version()).then_some(k)
     }
 
-    /// The kind an owner reference (or any `apiVersion` + `kind` pair) names: a modelled kind
-    /// in its group (any version), or an opaque kind already known to this process. `None`
-    /// for a kind nothing has stored.
-    pub fn referenced(api_version: &str, kind: &str) -> Option<Kind> {
-        let group = api_group(api_version);
-        Kind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == kind && k.group() == group)
-            .or_else(|| OpaqueKind::find(group, kind).map(Kind::Opaque))
-    }
-
     /// Whether `self`, used as the kind of a list or watch, covers objects of kind `k`:
     /// [`OpaqueKind::ANY`] covers every opaque kind.
     pub fn covers(self, k: Kind) -> bool {
@@ -387,15 +376,6 @@ impl OpaqueKind {
         }));
         set.insert(info);
         OpaqueKind(info)
-    }
-
-    /// An already interned kind with this group and kind (namespaced preferred), if any.
-    pub fn find(group: &str, kind: &str) -> Option<OpaqueKind> {
-        let set = OPAQUE_KINDS.lock().unwrap_or_else(|e| e.into_inner());
-        set.iter()
-            .rev()
-            .find(|i| i.group == group && i.kind == kind)
-            .map(|i| OpaqueKind(i))
     }
 
     pub fn group(self) -> &'static str {

@@ -18,13 +18,15 @@ use crate::k8s::controllers::{
 };
 use crate::k8s::informer::{Delta, Informer, InformerConfig};
 use crate::k8s::store::{MultiView, ObjectView};
-use crate::k8s::{Kind, Object, Request};
+use crate::k8s::{Kind, Object, OpaqueKind, Request};
 use crate::sim::{ComponentId, SimDuration, SimTime};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-/// Informer order (indices into the client's informers).
-const KINDS: [Kind; 7] = [
+/// Informer order (indices into the client's informers). The last informer watches every
+/// opaque kind at once (the garbage collector's and namespace controller's view of the objects
+/// mcsim does not model; the real collector watches every resource discovery lists).
+const KINDS: [Kind; 8] = [
     Kind::Namespace,
     Kind::Pod,
     Kind::Service,
@@ -32,6 +34,7 @@ const KINDS: [Kind; 7] = [
     Kind::EndpointSlice,
     Kind::StatefulSet,
     Kind::Deployment,
+    Kind::Opaque(OpaqueKind::ANY),
 ];
 
 /// How long after a change the workers run (batching, like workqueue latency).
