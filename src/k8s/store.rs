@@ -263,8 +263,7 @@ impl Store {
         self.map
             .range((Bound::Included(start), Bound::Unbounded))
             .take_while(move |(k, _)| {
-                kind.covers(k.kind)
-                    && (wildcard || ns.as_ref().is_none_or(|ns| &k.namespace == ns))
+                kind.covers(k.kind) && (wildcard || ns.as_ref().is_none_or(|ns| &k.namespace == ns))
             })
             .filter(move |(k, _)| ns_filter.as_ref().is_none_or(|ns| &k.namespace == ns))
             .map(|(_, v)| v)

@@ -6,7 +6,7 @@ use super::diag::{Diagnostic, Diagnostics, SourceMap};
 use super::model::*;
 use super::schema::{self, ExportField, ExportMode, Name};
 use crate::sim::{Exploration, Ratio, SimDuration, Tape};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use toml::Spanned;
 
@@ -122,7 +122,9 @@ impl Validator<'_> {
         &mut self,
         at: &Spanned<String>,
         path: &Path,
-    ) -> Vec<(usize, crate::k8s::objects::Object)> {
+        discovery: &mut crate::k8s::discovery::Discovery,
+        target: &crate::k8s::manifest::ApplyTarget,
+    ) -> Vec<crate::k8s::manifest::Located> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => {
@@ -136,7 +138,7 @@ impl Validator<'_> {
                 return Vec::new();
             }
         };
-        match crate::k8s::manifest::load_located(&text) {
+        match crate::k8s::manifest::load_for_apply(&text, discovery, target) {
             Ok(objects) => objects,
             Err(errors) => {
                 for e in errors {
@@ -607,6 +609,9 @@ impl Validator<'_> {
             });
         }
         let mut manifests = Vec::new();
+        // What each cluster's API server will know when the manifests are applied in order:
+        // the built-in kinds and the CRDs earlier manifests create.
+        let mut discoveries: BTreeMap<String, crate::k8s::discovery::Discovery> = BTreeMap::new();
         for m in &raw.manifests {
             let m = m.get_ref();
             let cluster = self.cluster_ref(&m.cluster, &cluster_names);
@@ -614,7 +619,15 @@ impl Validator<'_> {
                 .parent()
                 .unwrap_or(Path::new(""))
                 .join(m.path.get_ref());
-            let objects = self.manifest_objects(&m.path, &path);
+            let target = match &m.namespace {
+                Some(n) => crate::k8s::manifest::ApplyTarget {
+                    namespace: self.label(n, "namespace"),
+                    explicit: true,
+                },
+                None => crate::k8s::manifest::ApplyTarget::default(),
+            };
+            let discovery = discoveries.entry(cluster.clone()).or_default();
+            let objects = self.manifest_objects(&m.path, &path, discovery, &target);
             manifests.push(ManifestSpec {
                 cluster,
                 path,

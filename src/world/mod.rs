@@ -218,14 +218,16 @@ impl World {
                     })?;
             }
             for m in scenario.manifests.iter().filter(|m| m.cluster == spec.name) {
-                for (line, obj) in &m.objects {
-                    let key = obj.key();
+                for l in &m.objects {
+                    let key = l.object.key();
                     server
-                        .handle(SimTime::ZERO, &mut rng, Request::create(obj.clone()))
+                        .handle(SimTime::ZERO, &mut rng, Request::create(l.object.clone()))
                         .map_err(|e| {
                             format!(
-                                "manifest {}:{line}:1: the API server refuses {key}: {}",
+                                "manifest {}:{}:{}: the API server refuses {key}: {}",
                                 m.path.display(),
+                                l.line,
+                                l.column,
                                 e.message
                             )
                         })?;
