@@ -28,7 +28,7 @@
 
 use criterion::{BenchmarkId, Criterion, SamplingMode};
 use mcsim::run::{Converged, RunOptions, run_until_converged};
-use mcsim::scenario::{Registry, Scenario, load_str};
+use mcsim::scenario::{Scenario, load_str};
 use mcsim::sim::SimDuration;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::RefCell;
@@ -136,7 +136,7 @@ fn scenario(p: Point) -> Scenario {
         exporting[0], p.replicas
     )
     .unwrap();
-    let mut s = load_str("convergence.toml", &text, Registry::global()).expect("scenario loads");
+    let mut s = load_str("convergence.toml", &text).expect("scenario loads");
     let template = s.services.pop().expect("the template service");
     for &c in &exporting {
         for i in 0..p.services {

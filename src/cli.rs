@@ -7,6 +7,7 @@
 //! The wall clock is read here only, to print how long a run took (on stderr, so reports are
 //! byte-identical across runs); never inside a simulation.
 
+use crate::quirks::Fix;
 use crate::report::{self, Report};
 use crate::run::{self, RunOptions};
 use crate::scenario::{self, Diagnostics};
@@ -29,7 +30,15 @@ pub enum Command {
     /// Run a scenario and print its report (also: `mcsim SCENARIO`).
     Run(RunArgs),
     /// Validate a scenario without running it.
-    Check { scenario: PathBuf },
+    Check {
+        scenario: PathBuf,
+        /// `json`: `{"file", "ok", "clusters", "links", "faults"}` or `{"file", "ok": false,
+        /// "diagnostics": [{"file", "line", "column", "message"}]}` on stdout.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+    },
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
+    Completions { shell: clap_complete::Shell },
     /// Print the scenario's network topology as Graphviz DOT.
     Graph { scenario: PathBuf },
     /// Explore event orderings and swarm faults over many seeds.
@@ -70,8 +79,8 @@ pub struct FuzzArgs {
     #[arg(long)]
     pub no_swarm: bool,
     /// Switch on a named quirk fix (see QUIRKS.md); repeatable.
-    #[arg(long = "fix", value_name = "NAME")]
-    pub fixes: Vec<String>,
+    #[arg(long = "fix", value_name = "NAME", value_parser = parse_fix)]
+    pub fixes: Vec<Fix>,
     /// Run only shard I of N (0-based) of the seed range, e.g. `--shard 0/4`; merge the JSON
     /// summaries with `mcsim merge`.
     #[arg(long, value_parser = parse_shard)]
@@ -116,8 +125,8 @@ pub struct RunArgs {
     #[arg(long, value_enum)]
     pub explore: Option<ModeArg>,
     /// Switch on the intended behaviour for a Linkerd quirk (repeatable; see QUIRKS.md).
-    #[arg(long = "fix", value_name = "NAME")]
-    pub fixes: Vec<String>,
+    #[arg(long = "fix", value_name = "NAME", value_parser = parse_fix)]
+    pub fixes: Vec<Fix>,
     /// Write every cluster's objects at the end of the run to DIR/<cluster>.yaml and .json.
     #[arg(long, value_name = "DIR")]
     pub dump: Option<PathBuf>,
@@ -133,13 +142,26 @@ fn parse_duration(s: &str) -> Result<SimDuration, String> {
     SimDuration::parse(s)
 }
 
-const SUBCOMMANDS: &[&str] = &["run", "check", "graph", "fuzz", "replay", "merge", "help"];
+const SUBCOMMANDS: &[&str] = &[
+    "run",
+    "check",
+    "graph",
+    "fuzz",
+    "replay",
+    "merge",
+    "completions",
+    "help",
+];
 
-/// Inserts `run` when the first argument is a scenario path rather than a subcommand.
+/// Inserts `run` when the first argument is a scenario path rather than a subcommand. A first
+/// argument that is neither a subcommand nor something that looks like a file (it exists, or
+/// has a `/` or an extension) is left alone, so that clap blames it as an unknown subcommand
+/// ("did you mean `fuzz`?") instead of a scenario file that cannot be read.
 pub fn normalize_args(mut args: Vec<String>) -> Vec<String> {
     if let Some(first) = args.get(1)
         && !first.starts_with('-')
         && !SUBCOMMANDS.contains(&first.as_str())
+        && (Path::new(first).exists() || first.contains('/') || first.contains('.'))
     {
         args.insert(1, "run".into());
     }
@@ -174,24 +196,15 @@ fn dispatch(args: Vec<String>) -> ExitCode {
     };
     match cli.command {
         Command::Run(args) => cmd_run(args),
-        Command::Check { scenario } => match load(&scenario) {
-            Ok(s) => {
-                let s = Arc::new(s);
-                if let Err(e) = run::validate(&s) {
-                    eprintln!("{}: {e}", scenario.display());
-                    return ExitCode::from(EXIT_BAD_INPUT);
-                }
-                out(&format!(
-                    "{}: ok ({} clusters, {} links, {} faults)\n",
-                    scenario.display(),
-                    s.clusters.len(),
-                    s.links.len(),
-                    s.faults.len()
-                ));
-                ExitCode::SUCCESS
-            }
-            Err(code) => code,
-        },
+        Command::Check { scenario, format } => cmd_check(&scenario, format),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut command = Cli::command();
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut command, "mcsim", &mut script);
+            out(&String::from_utf8_lossy(&script));
+            ExitCode::SUCCESS
+        }
         Command::Fuzz(args) => cmd_fuzz(args),
         Command::Replay { file, format } => cmd_replay(&file, format),
         Command::Merge { files, format } => cmd_merge(&files, format),
@@ -211,11 +224,84 @@ fn dispatch(args: Vec<String>) -> ExitCode {
     }
 }
 
+/// Why `mcsim check` refused a scenario.
+enum Refusal {
+    /// The file (or a manifest it names) is malformed: located diagnostics.
+    Load(Diagnostics),
+    /// The world cannot be built (an object the API server rejects, a fault that does not
+    /// apply to the topology); the message names its own location where it has one.
+    World(String),
+}
+
+/// `mcsim check`: everything `mcsim run` would refuse, without running.
+fn cmd_check(path: &Path, format: Format) -> ExitCode {
+    let file = path.display().to_string();
+    let checked = scenario::load_file(path)
+        .map_err(Refusal::Load)
+        .and_then(|s| {
+            let s = Arc::new(s);
+            run::validate(&s).map(|()| s).map_err(Refusal::World)
+        });
+    if format == Format::Json {
+        let value = match &checked {
+            Ok(s) => serde_json::json!({
+                "file": file, "ok": true, "clusters": s.clusters.len(),
+                "links": s.links.len(), "faults": s.faults.len(),
+            }),
+            Err(Refusal::Load(d)) => serde_json::json!({
+                "file": file, "ok": false,
+                "diagnostics": d.0.iter().map(|x| serde_json::json!({
+                    "file": x.file, "line": x.line, "column": x.column, "message": x.message,
+                })).collect::<Vec<_>>(),
+            }),
+            Err(Refusal::World(e)) => serde_json::json!({
+                "file": file, "ok": false,
+                "diagnostics": [{ "file": file, "message": e }],
+            }),
+        };
+        out(&format!(
+            "{}\n",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        ));
+    } else {
+        match &checked {
+            Ok(s) => out(&format!(
+                "{file}: ok ({} clusters, {} links, {} faults)\n",
+                s.clusters.len(),
+                s.links.len(),
+                s.faults.len()
+            )),
+            Err(Refusal::Load(d)) => eprint!("{}", render_diagnostics(d)),
+            Err(Refusal::World(e)) => eprintln!("{file}: {e}"),
+        }
+    }
+    match checked {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::from(EXIT_BAD_INPUT),
+    }
+}
+
 fn load(path: &Path) -> Result<scenario::Scenario, ExitCode> {
     scenario::load_file(path).map_err(|d: Diagnostics| {
-        eprintln!("{d}");
+        eprint!("{}", render_diagnostics(&d));
         ExitCode::from(EXIT_BAD_INPUT)
     })
+}
+
+/// Each diagnostic's `file:line:col: message` line (what tools parse), then its source line with
+/// a caret under the offending token.
+pub fn render_diagnostics(d: &Diagnostics) -> String {
+    let mut out = String::new();
+    for diag in &d.0 {
+        out.push_str(&format!("{diag}\n"));
+        if let Ok(text) = std::fs::read_to_string(&diag.file)
+            && let Some(snippet) = scenario::snippet(diag, &text)
+        {
+            out.push_str(&snippet);
+            out.push('\n');
+        }
+    }
+    out
 }
 
 fn cmd_run(args: RunArgs) -> ExitCode {
@@ -223,9 +309,7 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if let Err(code) = apply_fixes(&mut scenario, &args.fixes) {
-        return code;
-    }
+    apply_fixes(&mut scenario, &args.fixes);
     let scenario = Arc::new(scenario);
     let options = RunOptions {
         seed: args.seed,
@@ -272,21 +356,19 @@ fn cmd_run(args: RunArgs) -> ExitCode {
     ExitCode::from(result.report.exit_code)
 }
 
-/// Switches on `--fix` names (validated against `crate::quirks::FIX_NAMES`).
-fn apply_fixes(scenario: &mut scenario::Scenario, fixes: &[String]) -> Result<(), ExitCode> {
+/// A `--fix` name.
+fn parse_fix(name: &str) -> Result<Fix, String> {
+    Fix::from_name(name)
+        .ok_or_else(|| format!("unknown fix \"{name}\" (known fixes: {})", Fix::names()))
+}
+
+/// Switches on `--fix`es.
+fn apply_fixes(scenario: &mut scenario::Scenario, fixes: &[Fix]) {
     for fix in fixes {
-        if !crate::quirks::FIX_NAMES.contains(&fix.as_str()) {
-            eprintln!(
-                "unknown fix \"{fix}\" (known fixes: {})",
-                crate::quirks::FIX_NAMES.join(", ")
-            );
-            return Err(ExitCode::from(EXIT_BAD_INPUT));
-        }
         if !scenario.linkerd.fixes.contains(fix) {
-            scenario.linkerd.fixes.push(fix.clone());
+            scenario.linkerd.fixes.push(*fix);
         }
     }
-    Ok(())
 }
 
 fn write_dumps(dir: &Path, result: &run::RunResult) -> std::io::Result<()> {
@@ -344,9 +426,7 @@ fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if let Err(code) = apply_fixes(&mut scenario, &args.fixes) {
-        return code;
-    }
+    apply_fixes(&mut scenario, &args.fixes);
     let scenario = Arc::new(scenario);
     let jobs = args
         .jobs
@@ -381,12 +461,31 @@ fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
     let started = std::time::Instant::now();
     let total = seeds;
     let tty = std::io::stderr().is_terminal();
-    let progress = move |done: u64, failures: u64| {
-        let step = (total / 10).max(1);
-        if tty || done.is_multiple_of(step) || done == total {
-            let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
-            let end = if tty && done < total { "\r" } else { "\n" };
-            eprint!("fuzz: {done}/{total} seeds, {failures} failing, {rate:.0} seeds/s{end}");
+    // On a terminal, a bar with the ETA and the failures so far; otherwise a plain line every
+    // tenth of the sweep (logs of CI jobs stay short).
+    let bar = tty.then(|| {
+        let bar = indicatif::ProgressBar::new(total);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "fuzz {bar:30} {pos}/{len} seeds, {msg}, {per_sec}, ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message("0 failing");
+        bar
+    });
+    let sweep_bar = bar.clone();
+    let progress = move |done: u64, failures: u64| match &sweep_bar {
+        Some(bar) => {
+            bar.set_position(done);
+            bar.set_message(format!("{failures} failing"));
+        }
+        None => {
+            let step = (total / 10).max(1);
+            if done.is_multiple_of(step) || done == total {
+                let rate = done as f64 / started.elapsed().as_secs_f64().max(1e-9);
+                eprintln!("fuzz: {done}/{total} seeds, {failures} failing, {rate:.0} seeds/s");
+            }
         }
     };
     let results = match fuzz::sweep(scenario.clone(), &options, progress) {
@@ -410,21 +509,23 @@ fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
             "fuzz: shrinking {} failure signature(s)...",
             summary.signatures.len()
         );
-        let shrunk = std::fs::read_to_string(&args.scenario)
-            .map_err(|e| format!("{}: {e}", args.scenario.display()))
-            .and_then(|text| {
-                fuzz::shrink_signatures(
-                    &scenario,
-                    &text,
-                    &mut summary,
-                    &results,
-                    &args.out,
-                    args.shrink_budget,
-                )
-            });
+        let shrunk = fuzz::shrink_signatures(
+            &scenario,
+            &mut summary,
+            &results,
+            &args.out,
+            args.shrink_budget,
+            |i, n, seed| match &bar {
+                Some(bar) => bar.set_message(format!("shrinking {}/{n} (seed {seed})", i + 1)),
+                None => eprintln!("fuzz: shrinking {}/{n} (seed {seed})", i + 1),
+            },
+        );
         if let Err(e) = shrunk {
             eprintln!("fuzz: shrinking failed: {e}");
         }
+    }
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
     }
     match args.format {
         Format::Json => match serde_json::to_string_pretty(&summary) {
@@ -592,9 +693,7 @@ fn cmd_replay(file: &Path, format: Format) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    if let Err(code) = apply_fixes(&mut base, &replay.fixes) {
-        return code;
-    }
+    apply_fixes(&mut base, &replay.fixes);
     let (result, report, same) = match crate::fuzz::replay(&base, &replay) {
         Ok(r) => r,
         Err(e) => {

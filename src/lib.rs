@@ -3,10 +3,12 @@
 
 pub mod check;
 pub mod cli;
+pub mod defaults;
 pub mod fuzz;
 pub mod identity;
 pub mod k8s;
 pub mod multicluster;
+mod named;
 pub mod net;
 pub mod panics;
 pub mod quirks;

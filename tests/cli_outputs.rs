@@ -145,3 +145,57 @@ fn traces_and_dumps_are_written_and_parse() {
     assert!(west.contains("kind: List") && west.contains("name: web-0-east"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A mistyped subcommand is blamed on the subcommand (with a suggestion), not on a scenario
+/// file that cannot be read; a mistyped key or name gets a suggestion and the source line with
+/// a caret.
+#[test]
+fn typos_are_blamed_where_they_are_with_a_suggestion() {
+    let out = Command::new(env!("CARGO_BIN_EXE_mcsim"))
+        .args(["fuz", "scenarios/partition.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unrecognized subcommand 'fuz'") && stderr.contains("'fuzz'"),
+        "{stderr}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_mcsim"))
+        .args(["check", "tests/bad_scenarios/unknown-cluster.toml"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert!(lines[0].ends_with("did you mean \"east\"?"), "{stderr}");
+    assert_eq!(lines[2], "11 | to = \"eest\"", "{stderr}");
+    assert_eq!(lines[3], "   |      ^^^^^^", "{stderr}");
+}
+
+#[test]
+fn check_speaks_json_and_completions_are_generated() {
+    let (code, stdout) = mcsim(&["check", "scenarios/partition.toml", "--format", "json"]);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["clusters"], 3);
+    let (code, stdout) = mcsim(&[
+        "check",
+        "tests/bad_scenarios/unknown-cluster.toml",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, Some(2));
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["diagnostics"][0]["line"], 11);
+    assert_eq!(v["diagnostics"][0]["column"], 6);
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, stdout) = mcsim(&["completions", shell]);
+        assert_eq!(code, Some(0));
+        assert!(
+            stdout.contains("fuzz") && stdout.contains("replay"),
+            "{shell}"
+        );
+    }
+}

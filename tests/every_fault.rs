@@ -2,7 +2,7 @@
 //! 14 kinds in sequence, on two clusters joined by a direct path.
 
 use mcsim::run::{RunOptions, run};
-use mcsim::scenario::{FAULT_KINDS, Registry, load_str};
+use mcsim::scenario::{FaultTag, load_str};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
@@ -98,11 +98,11 @@ converged_within = "2m"
 
 #[test]
 fn every_fault_kind_fires_heals_and_the_world_recovers() {
-    let scenario = Arc::new(load_str("every-fault", SCENARIO, Registry::global()).unwrap());
-    let kinds: BTreeSet<&str> = scenario.faults.iter().map(|f| f.kind.key()).collect();
+    let scenario = Arc::new(load_str("every-fault", SCENARIO).unwrap());
+    let kinds: BTreeSet<FaultTag> = scenario.faults.iter().map(|f| f.kind.tag()).collect();
     assert_eq!(
         kinds,
-        FAULT_KINDS.iter().copied().collect(),
+        FaultTag::ALL.iter().copied().collect(),
         "the scenario should use every fault kind"
     );
     let result = run(scenario, &RunOptions::default()).unwrap();

@@ -3,7 +3,7 @@
 //! mirrors behind, as Linkerd does, and the convergence check reports them as orphans.
 
 use mcsim::run::{RunOptions, run};
-use mcsim::scenario::{Registry, load_str};
+use mcsim::scenario::load_str;
 use std::sync::Arc;
 
 /// What a run leaves in the source cluster `west`.
@@ -32,7 +32,7 @@ fn run_west(text: &str) -> West {
 
 /// Runs `text`, stopping at `until` if given (`--until`).
 fn run_west_until(text: &str, until: Option<mcsim::sim::SimDuration>) -> West {
-    let s = Arc::new(load_str("link.toml", text, Registry::global()).unwrap());
+    let s = Arc::new(load_str("link.toml", text).unwrap());
     let r = run(
         s,
         &RunOptions {

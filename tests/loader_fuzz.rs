@@ -5,7 +5,7 @@
 //! either. Mutations come from a seeded ChaCha stream, so a failure names its mutant exactly.
 
 use mcsim::run::{RunOptions, run};
-use mcsim::scenario::{Registry, load_str};
+use mcsim::scenario::load_str;
 use mcsim::sim::{Prng, SimDuration};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
@@ -113,9 +113,7 @@ fn mutated_scenarios_never_panic_the_loader_or_the_world() {
     for i in 0..4000 {
         let (name, text) = &files[i % files.len()];
         let mutant = mutate(text, &mut rng);
-        let result = catch_unwind(AssertUnwindSafe(|| {
-            load_str("mutant.toml", &mutant, Registry::global())
-        }));
+        let result = catch_unwind(AssertUnwindSafe(|| load_str("mutant.toml", &mutant)));
         let Ok(result) = result else {
             panic!("mutant {i} of {name} panicked the loader:\n{mutant}");
         };

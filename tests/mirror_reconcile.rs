@@ -188,6 +188,9 @@ enum Step {
     /// Create a local object the controller's listers do not see until the step's drain ends
     /// (informer lag).
     LocalUnseen(Object),
+    /// Hide an existing local object from the controller's listers until the step's drain
+    /// ends (informer lag of the controller's own earlier write); use inside a `Batch`.
+    Hide(Kind, &'static str, &'static str),
     /// Enqueue an event on a link's watcher.
     Event(&'static str, MirrorEvent),
     /// Liveness change from the probe worker: set `gatewayAlive`, enqueue `RepairEndpoints`.
@@ -571,6 +574,7 @@ impl World {
                 put(&mut self.local, now, &mut self.local_rng, obj.clone());
                 self.unseen.push(obj.key());
             }
+            Step::Hide(kind, ns, name) => self.unseen.push(ObjectKey::new(*kind, ns, name)),
             Step::Event(link, ev) => self.rt(link).queue.add(ev.clone()),
             Step::Liveness(link, alive) => {
                 let rt = self.rt(link);
@@ -1163,6 +1167,21 @@ fn cases() -> Vec<Case> {
             .link(headless)
             .remote(nginx(NGX)).remote(nginx_eps(NGX, &two))
             .step(Step::Remote("east", o(s)))
+    });
+    v.push({
+        let mut s = nginx(NGX);
+        s.metadata.labels.insert("version".into(), "v2".into());
+        case("headless_service_update_before_root_endpoints_seen",
+            "Fixes create-adopts-existing, headless-root-always-ready and headless-update-keeps-root together: a remote Service update handled while the local lister has the headless root Service but not yet its Endpoints leaves the root Endpoints alone (the keep-root rule is decided on the headless root Service, not on what the Endpoints lister shows), so create-adopts-existing never gets to adopt them as gateway Endpoints; the root Service's labels are updated (§6.3 step 4, §7.4).")
+            .fix(Fix::CreateAdoptsExisting)
+            .fix(Fix::HeadlessRootAlwaysReady)
+            .fix(Fix::HeadlessUpdateKeepsRoot)
+            .link(headless)
+            .remote(nginx(NGX)).remote(nginx_eps(NGX, &two))
+            .step(Step::Batch(vec![
+                Step::Hide(Kind::Endpoints, "default", "nginx-east"),
+                Step::Remote("east", o(s)),
+            ]))
     });
     v.push(
         case("headless_update_while_gateway_dead",

@@ -4,7 +4,7 @@
 //! mirror Endpoints may change (the probe marks the gateway dead).
 
 use mcsim::run::{RunOptions, run};
-use mcsim::scenario::{Registry, load_str};
+use mcsim::scenario::load_str;
 use mcsim::sim::SimDuration;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -41,7 +41,7 @@ partition = [["west"], ["east"]]
 /// West's Services labelled as mirrors of `east`, with their resourceVersion, and whether each
 /// mirror's Endpoints object exists.
 fn mirrors_at(until: SimDuration) -> BTreeMap<String, (String, bool)> {
-    let scenario = Arc::new(load_str("mirrors-survive", SCENARIO, Registry::global()).unwrap());
+    let scenario = Arc::new(load_str("mirrors-survive", SCENARIO).unwrap());
     let options = RunOptions {
         until: Some(until),
         dump: true,

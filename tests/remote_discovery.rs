@@ -5,11 +5,11 @@
 
 use mcsim::report::{Report, TrafficRow};
 use mcsim::run::{RunOptions, run};
-use mcsim::scenario::{Registry, load_str};
+use mcsim::scenario::load_str;
 use std::sync::Arc;
 
 fn run_text(name: &str, text: &str) -> Report {
-    let s = Arc::new(load_str(name, text, Registry::global()).unwrap());
+    let s = Arc::new(load_str(name, text).unwrap());
     run(s, &RunOptions::default()).unwrap().report
 }
 

@@ -2,7 +2,7 @@
 //! endpoints) and reports non-convergence when a link's target is cut off for good.
 
 use mcsim::run::{RunOptions, run_until_converged};
-use mcsim::scenario::{Registry, load_str};
+use mcsim::scenario::load_str;
 use mcsim::sim::{SimDuration, SimTime};
 use std::sync::Arc;
 
@@ -37,7 +37,7 @@ exported = true
 "#;
 
 fn converge(text: &str) -> mcsim::run::Converged {
-    let scenario = load_str("converge.toml", text, Registry::global()).expect("scenario loads");
+    let scenario = load_str("converge.toml", text).expect("scenario loads");
     run_until_converged(
         Arc::new(scenario),
         &RunOptions::default(),
@@ -57,7 +57,7 @@ fn detects_convergence() {
     // Deterministic, and stops at convergence instead of running the five minutes.
     assert_eq!(c, converge(BASE));
     let until = mcsim::run::run(
-        Arc::new(load_str("c.toml", BASE, Registry::global()).unwrap()),
+        Arc::new(load_str("c.toml", BASE).unwrap()),
         &RunOptions::default(),
     )
     .unwrap();

@@ -1,7 +1,8 @@
-//! The scenario library and the broken-component suite, as data: every `scenarios/*.toml` and
-//! `tests/breakages/*.toml` opens with a comment saying what it shows and declares the verdict
-//! it must reach in `[expect]` (the exact set of failing checks). A quirk scenario also names a
-//! fix: with it switched on, the scenario must pass.
+//! The scenario library, the broken-component suite and the mcsim-bug regressions, as data:
+//! every `scenarios/*.toml`, `tests/breakages/*.toml` and `tests/regressions/*.toml` opens with
+//! a comment saying what it shows and declares the verdict it must reach in `[expect]` (the
+//! exact set of failing checks). A quirk scenario also names a fix: with it switched on, the
+//! scenario must pass.
 
 use mcsim::report::Verdict;
 use mcsim::run::{RunOptions, run};
@@ -71,7 +72,7 @@ fn check_dir(dir: &str, min: usize) {
         }
         if let Some(fix) = &expect.fix {
             let mut fixed = scenario;
-            fixed.linkerd.fixes.push(fix.clone());
+            fixed.linkerd.fixes.push(*fix);
             let (verdict, failed) = failing(fixed);
             if verdict != Verdict::Pass {
                 problems.push(format!("{name}: with fix {fix} still fails {failed:?}"));
@@ -84,6 +85,12 @@ fn check_dir(dir: &str, min: usize) {
 #[test]
 fn scenario_library_reaches_its_expected_verdicts() {
     check_dir("scenarios", 10);
+}
+
+/// mcsim bugs found by fuzzing, pinned as scenarios that failed before their fix.
+#[test]
+fn mcsim_bug_regressions_reach_their_expected_verdicts() {
+    check_dir("tests/regressions", 2);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! in its own binary: the counting allocator sees the whole process.
 
 use mcsim::run::{RunOptions, run};
-use mcsim::scenario::{Registry, load_str};
+use mcsim::scenario::load_str;
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -37,7 +37,7 @@ fn peak_of(duration: &str) -> usize {
     let text = std::fs::read_to_string("scenarios/partition.toml")
         .unwrap()
         .replace("duration = \"8m\"", &format!("duration = \"{duration}\""));
-    let scenario = Arc::new(load_str("soak.toml", &text, Registry::global()).unwrap());
+    let scenario = Arc::new(load_str("soak.toml", &text).unwrap());
     let before = LIVE.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
     let result = run(scenario, &RunOptions::default()).unwrap();

@@ -24,6 +24,10 @@ const PINNED: &[(&str, &str)] = &[
         "8094a49b15e0d8ac",
     ),
     (
+        "scenarios/quirk-endpoints-update-writes-foreign.toml",
+        "67f4f190f3c1f508",
+    ),
+    (
         "scenarios/quirk-export-also-joins-federated.toml",
         "96d6e267be348d49",
     ),
@@ -34,6 +38,10 @@ const PINNED: &[(&str, &str)] = &[
     (
         "scenarios/quirk-headless-empty-waits.toml",
         "f31395c879a88214",
+    ),
+    (
+        "scenarios/quirk-headless-endpoints-check-service.toml",
+        "aa58c831864640c4",
     ),
     (
         "scenarios/quirk-headless-export-status.toml",
@@ -70,6 +78,10 @@ const PINNED: &[(&str, &str)] = &[
     (
         "scenarios/quirk-update-checks-empty-endpoints.toml",
         "f094dd014fdb45fb",
+    ),
+    (
+        "scenarios/quirk-update-retries-on-conflict.toml",
+        "c0bd043cc92b7fcb",
     ),
     ("scenarios/remote-discovery.toml", "479cd4afdce0439f"),
     ("scenarios/scale.toml", "1f3738c797cb7240"),

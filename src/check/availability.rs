@@ -32,7 +32,7 @@ impl Check for Availability {
         let mut judged = 0;
         let mut unhealed = 0;
         let active: Vec<usize> = world
-            .fired_faults
+            .fired_faults()
             .iter()
             .filter(|f| f.healed_at.is_none())
             .map(|f| f.index)
@@ -53,11 +53,10 @@ impl Check for Availability {
                 continue;
             }
             let window = flow.log.window(from, Some(cutoff));
-            if window.sent == 0 {
+            let Some(ratio) = window.ratio() else {
                 continue;
-            }
+            };
             judged += 1;
-            let ratio = window.ok as f64 / window.sent as f64;
             if ratio < floor {
                 let reason = window.first_failure().unwrap_or_default().to_string();
                 problems.push(format!(
@@ -65,7 +64,7 @@ impl Check for Availability {
                     flow.spec.from,
                     flow.authority(),
                     ratio * 100.0,
-                    window.sent
+                    window.sent()
                 ));
             }
         }

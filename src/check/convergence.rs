@@ -402,7 +402,7 @@ fn federated_members(
 fn local_federated_members(world: &World, ci: usize, out: &mut Vec<String>) {
     let store = world.apis[ci].server.store();
     let cluster = &world.scenario.clusters[ci].name;
-    let (key, value) = crate::world::LOCAL_FEDERATED_SELECTOR;
+    let (key, value) = crate::defaults::FEDERATED_MEMBER;
     let is_member = |svc: &Object| {
         svc.meta().labels.get(key).map(String::as_str) == Some(value)
             && svc
@@ -468,9 +468,7 @@ fn gateway_reachable(world: &World, src: usize, dst: usize) -> bool {
     // The probe is an mTLS request: both sides must share an anchor and hold valid certificates.
     let any_anchor = world
         .scenario
-        .breakages
-        .iter()
-        .any(|b| b == "gateway-accepts-any-anchor");
+        .has_breakage(crate::quirks::Breakage::GatewayAcceptsAnyAnchor);
     let trusted = world.identity.can_handshake(src, dst, any_anchor);
     up && trusted
         && world.topology.path_state(a, b).is_up()
@@ -630,16 +628,11 @@ impl Check for Convergence {
     }
 
     fn observe(&mut self, at: SimTime, obs: &Observation, _world: &World) -> Option<String> {
-        if let Observation::MirrorWrite {
-            cluster,
-            link,
-            key,
-            changed: true,
-            ..
-        } = obs
+        if let Observation::MirrorWrite(w) = obs
+            && w.changed()
         {
             self.last_change
-                .insert((*cluster, link.clone(), key.clone()), at);
+                .insert((w.cluster, w.link.clone(), w.key.to_string()), at);
         }
         None
     }
@@ -654,7 +647,7 @@ impl Check for Convergence {
         // never heals (a gateway that dies for good must see its mirrors go not-ready within
         // the bound of its death, not of time zero).
         let changes: Vec<SimTime> = world
-            .fired_faults
+            .fired_faults()
             .iter()
             .map(|f| f.healed_at.unwrap_or(f.at))
             .collect();

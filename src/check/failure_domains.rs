@@ -30,7 +30,7 @@ fn explained_windows(
     end: SimTime,
 ) -> Vec<(SimTime, SimTime)> {
     world
-        .fired_faults
+        .fired_faults()
         .iter()
         .filter(|f| world.scenario.faults[f.index].kind.affects_pair(from, to))
         .map(|f| {
@@ -55,7 +55,7 @@ impl Check for FailureDomains {
         let mut problems = Vec::new();
         let mut compared = 0;
         let mut candidates = 0;
-        for fault in &world.fired_faults {
+        for fault in world.fired_faults() {
             let kind = &world.scenario.faults[fault.index].kind;
             let (start, stop) = (fault.at, fault.healed_at.unwrap_or(end));
             let base_start = SimTime(start.0.saturating_sub(BASELINE.0));
@@ -77,7 +77,7 @@ impl Check for FailureDomains {
                             && t < b
                             && !(exclude && explained.iter().any(|&(x, y)| x <= t && t < y))
                     });
-                    (agg.sent >= MIN_SAMPLES as u64).then(|| agg.ok as f64 / agg.sent as f64)
+                    (agg.sent() >= MIN_SAMPLES as u64).then(|| agg.ok() as f64 / agg.sent() as f64)
                 };
                 // A fault before the flow had a minute of traffic has no level to keep.
                 if ratio(base_start, start, false).is_none() {

@@ -259,7 +259,7 @@ impl Check for FaultsFired {
             if due > end {
                 continue;
             }
-            match world.fired_faults.iter().find(|f| f.index == i) {
+            match world.fired_faults().iter().find(|f| f.index == i) {
                 None => missing.push(format!(
                     "fault #{i} ({}) due at {due} never fired",
                     spec.kind.key()
@@ -284,7 +284,7 @@ impl Check for FaultsFired {
             judged: true,
             passed: missing.is_empty(),
             detail: if missing.is_empty() {
-                format!("{} fault(s) fired as scheduled", world.fired_faults.len())
+                format!("{} fault(s) fired as scheduled", world.fired_faults().len())
             } else {
                 missing.join("; ")
             },

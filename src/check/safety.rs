@@ -7,7 +7,12 @@
 
 use super::traffic::target_cluster;
 use super::{Check, CheckResult};
+use crate::k8s::{Kind, Object};
+use crate::multicluster::names::{
+    LABEL_CLUSTER_NAME, LABEL_MIRRORED_GATEWAY, LABEL_MIRRORED_SERVICE,
+};
 use crate::sim::SimTime;
+use crate::world::observe::{MirrorWrite, WriteOp};
 use crate::world::{Observation, World};
 
 #[derive(Default)]
@@ -156,24 +161,19 @@ impl Check for UnexportedMirror {
                 }
                 None
             }
-            Observation::MirrorWrite {
-                link,
-                op,
-                key,
-                root,
-                ..
-            } if matches!(*op, "create" | "update" | "patch" | "delete") => {
-                let (kind, rest) = key.split_once(' ')?;
-                if kind != "Service" && kind != "Endpoints" {
+            Observation::MirrorWrite(w) if w.op != WriteOp::UpdateStatus => {
+                let (link, key, op) = (&w.link, &w.key, w.op);
+                if key.kind != Kind::Service && key.kind != Kind::Endpoints {
                     return None;
                 }
-                let (ns, local) = rest.split_once('/')?;
+                let ns = &key.namespace;
                 // An endpoint mirror belongs to its headless root's service.
-                let root_name = root.as_deref().unwrap_or(local);
+                let root = w.headless_root();
+                let root_name = root.unwrap_or(&key.name);
                 let remote = root_name.strip_suffix(&format!("-{link}"))?;
                 let k = (link.clone(), ns.to_string(), remote.to_string());
-                if *op == "delete" {
-                    if kind == "Service" && root.is_none() && self.unexported.contains(&k) {
+                if op == WriteOp::Delete {
+                    if key.kind == Kind::Service && root.is_none() && self.unexported.contains(&k) {
                         self.removed.insert(k);
                     }
                     return None;
@@ -215,22 +215,14 @@ impl Check for ForeignWrites {
         super::CheckClass::Safety
     }
     fn observe(&mut self, _at: SimTime, obs: &Observation, world: &World) -> Option<String> {
-        let Observation::MirrorWrite {
-            cluster,
-            link,
-            op,
-            key,
-            foreign,
-            ..
-        } = obs
-        else {
+        let Observation::MirrorWrite(w) = obs else {
             return None;
         };
         self.writes += 1;
-        foreign.then(|| {
+        foreign(w).then(|| {
             format!(
-                "the {link} mirror in {} did {op} on {key}, which it does not own",
-                world.scenario.clusters[*cluster].name
+                "the {} mirror in {} did {} on {}, which it does not own",
+                w.link, world.scenario.clusters[w.cluster].name, w.op, w.key
             )
         })
     }
@@ -246,5 +238,83 @@ impl Check for ForeignWrites {
             ),
             first_violation: None,
         }
+    }
+}
+
+/// Whether a write changed or removed an object the mirror does not own: one that existed
+/// before the write and, judged on its state then (Endpoints by the Service they belong to),
+/// carries none of the mirror's labels. Creating an object is never foreign (creating over an
+/// existing one fails).
+fn foreign(w: &MirrorWrite) -> bool {
+    if w.op == WriteOp::Create {
+        return false;
+    }
+    match &w.before {
+        None => false,
+        Some(before) => !owned(w.service.as_ref().unwrap_or(before)),
+    }
+}
+
+/// Whether the mirror owns an object (spec §5.2 labels). The probe Endpoints carry only
+/// `mirror.linkerd.io/cluster-name`: an `unlink` may delete the probe Service before the
+/// controller has seen its Link go, and the Endpoints are then judged alone.
+fn owned(o: &Object) -> bool {
+    let l = &o.meta().labels;
+    l.get(LABEL_MIRRORED_SERVICE).map(String::as_str) == Some("true")
+        || l.contains_key(LABEL_MIRRORED_GATEWAY)
+        || (o.kind() == Kind::Endpoints && l.contains_key(LABEL_CLUSTER_NAME))
+        || o.kind() == Kind::Link
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::k8s::objects::{Endpoints, Service};
+
+    #[test]
+    fn the_mirror_owns_its_mirrors_and_probe_endpoints_and_nothing_else() {
+        let mut probe = Endpoints::new("linkerd-multicluster", "probe-east");
+        probe
+            .metadata
+            .labels
+            .insert(LABEL_CLUSTER_NAME.into(), "east".into());
+        assert!(owned(&Object::Endpoints(probe)));
+        let mut mirror = Service::new("default", "web-east");
+        mirror
+            .metadata
+            .labels
+            .insert(LABEL_MIRRORED_SERVICE.into(), "true".into());
+        assert!(owned(&Object::Service(mirror)));
+        // A user's Service of the same name, or one that merely names the cluster, is not.
+        assert!(!owned(&Object::Service(Service::new(
+            "default", "web-east"
+        ))));
+        let mut labelled = Service::new("default", "web-east");
+        labelled
+            .metadata
+            .labels
+            .insert(LABEL_CLUSTER_NAME.into(), "east".into());
+        assert!(!owned(&Object::Service(labelled)));
+        assert!(!owned(&Object::Endpoints(Endpoints::new("default", "web"))));
+    }
+
+    /// Endpoints are judged by their Service as it was before the write.
+    #[test]
+    fn an_endpoints_write_is_judged_by_its_service() {
+        let user = std::sync::Arc::new(Object::Service(Service::new("default", "web-east")));
+        let endpoints =
+            std::sync::Arc::new(Object::Endpoints(Endpoints::new("default", "web-east")));
+        let write = |op, service: Option<&std::sync::Arc<Object>>| MirrorWrite {
+            cluster: 0,
+            link: "east".into(),
+            op,
+            key: endpoints.key(),
+            before: Some(endpoints.clone()),
+            after: None,
+            service: service.cloned(),
+        };
+        assert!(foreign(&write(WriteOp::Delete, Some(&user))));
+        assert!(foreign(&write(WriteOp::Update, None)));
+        assert!(!foreign(&write(WriteOp::Create, Some(&user))));
     }
 }

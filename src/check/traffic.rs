@@ -6,7 +6,7 @@
 use crate::report::{FaultTraffic, PairTraffic, PhaseCount, TrafficRow};
 use crate::scenario::Scenario;
 use crate::sim::{SimDuration, SimTime};
-use crate::world::traffic_log::Aggregate;
+use crate::world::traffic_log::{Aggregate, Selection};
 use crate::world::{Node, World};
 use std::collections::BTreeMap;
 
@@ -84,7 +84,7 @@ pub fn window_boundaries(
 /// Fault windows of the run as `[start, heal)`; a fault not healed lasts until `end`.
 pub fn fault_windows(world: &World, end: SimTime) -> Vec<(SimTime, SimTime)> {
     world
-        .fired_faults
+        .fired_faults()
         .iter()
         .map(|f| (f.at, f.healed_at.unwrap_or(end)))
         .collect()
@@ -109,7 +109,10 @@ pub fn phase_stats(world: &World, end: SimTime) -> Vec<(usize, BTreeMap<Phase, A
         .map(|f| {
             let mut m: BTreeMap<Phase, Aggregate> = BTreeMap::new();
             for phase in [Phase::Before, Phase::During, Phase::After] {
-                let agg = f.log.sum(&cuts, |t| phase_of(&windows, t) == phase);
+                let agg = f
+                    .log
+                    .sum(&cuts, |t| phase_of(&windows, t) == phase)
+                    .merged();
                 if agg.sent > 0 {
                     m.insert(phase, agg);
                 }
@@ -148,9 +151,9 @@ pub fn rows(world: &World, end: SimTime) -> Vec<TrafficRow> {
 pub const BASELINE: SimDuration = SimDuration::from_secs(60);
 
 impl PhaseCount {
-    fn add(&mut self, a: &Aggregate) {
-        self.sent += a.sent;
-        self.ok += a.ok;
+    fn add(&mut self, a: &Selection<'_>) {
+        self.sent += a.sent();
+        self.ok += a.ok();
         if self.sent > 0 {
             self.success_ratio = Some(self.ok as f64 / self.sent as f64);
         }
@@ -162,7 +165,7 @@ impl PhaseCount {
 pub fn fault_tables(world: &World, end: SimTime) -> Vec<FaultTraffic> {
     let flows = flows(world);
     world
-        .fired_faults
+        .fired_faults()
         .iter()
         .map(|fault| {
             let kind = &world.scenario.faults[fault.index].kind;

@@ -12,6 +12,7 @@
 use super::{Check, CheckResult};
 use crate::scenario::WriteBudget;
 use crate::sim::SimTime;
+use crate::world::observe::WriteOp;
 use crate::world::{Observation, World};
 use std::collections::BTreeMap;
 
@@ -31,19 +32,16 @@ impl WriteAmplification {
 
     /// Counts one observation (only the service mirror's writes count).
     fn count(&mut self, obs: &Observation) {
-        let Observation::MirrorWrite {
-            cluster,
-            link,
-            op,
-            changed,
-            ..
-        } = obs
-        else {
+        let Observation::MirrorWrite(w) = obs else {
             return;
         };
-        let entry = self.counts.entry((*cluster, link.clone())).or_default();
+        let entry = self.counts.entry((w.cluster, w.link.clone())).or_default();
         entry.1 += 1;
-        if !*changed && matches!(*op, "update" | "update-status" | "patch") {
+        let rewrite = match w.op {
+            WriteOp::Update | WriteOp::UpdateStatus | WriteOp::Patch => true,
+            WriteOp::Create | WriteOp::Delete => false,
+        };
+        if rewrite && !w.changed() {
             entry.0 += 1;
         }
     }
@@ -119,16 +117,31 @@ mod tests {
     use super::*;
     use crate::sim::SimDuration;
 
-    fn write(op: &'static str, changed: bool) -> Observation {
-        Observation::MirrorWrite {
+    /// A write of `op` to the mirror Endpoints, changing its addresses or not.
+    fn write(op: WriteOp, changed: bool) -> Observation {
+        use crate::k8s::objects::{EndpointAddress, EndpointSubset, Endpoints};
+        let before = Endpoints::new("default", "web-east");
+        let mut after = before.clone();
+        after.metadata.resource_version = "2".into();
+        if changed {
+            after.subsets.push(EndpointSubset {
+                addresses: vec![EndpointAddress {
+                    ip: "10.0.0.1".into(),
+                    ..EndpointAddress::default()
+                }],
+                ..EndpointSubset::default()
+            });
+        }
+        let arc = |e: Endpoints| std::sync::Arc::new(crate::k8s::Object::Endpoints(e));
+        Observation::MirrorWrite(Box::new(crate::world::observe::MirrorWrite {
             cluster: 0,
             link: "east".into(),
             op,
-            key: "Endpoints default/web-east".into(),
-            foreign: false,
-            changed,
-            root: None,
-        }
+            key: crate::k8s::ObjectKey::new(crate::k8s::Kind::Endpoints, "default", "web-east"),
+            before: (op != WriteOp::Create).then(|| arc(before)),
+            after: (op != WriteOp::Delete).then(|| arc(after)),
+            service: None,
+        }))
     }
 
     fn check(count: u64) -> WriteAmplification {
@@ -142,10 +155,10 @@ mod tests {
     fn counts_only_writes_that_change_nothing() {
         let mut c = check(2);
         for _ in 0..3 {
-            c.count(&write("update", false));
-            c.count(&write("update", true));
-            c.count(&write("create", false));
-            c.count(&write("delete", false));
+            c.count(&write(WriteOp::Update, false));
+            c.count(&write(WriteOp::Update, true));
+            c.count(&write(WriteOp::Create, false));
+            c.count(&write(WriteOp::Delete, false));
         }
         c.count(&Observation::FaultInjected { index: 0 });
         assert_eq!(c.counts[&(0, "east".to_string())], (3, 12));
@@ -159,7 +172,7 @@ mod tests {
     fn fails_above_the_budget() {
         let mut c = check(1);
         for _ in 0..4 {
-            c.count(&write("patch", false));
+            c.count(&write(WriteOp::Patch, false));
         }
         // 90s round up to two periods: two allowed, four made.
         let end = SimTime::ZERO + SimDuration::from_secs(90);

@@ -38,7 +38,7 @@ pub struct FuzzOptions {
     pub swarm: bool,
     pub out: Option<PathBuf>,
     /// `--fix` names already applied to the scenario (recorded in replay files).
-    pub fixes: Vec<String>,
+    pub fixes: Vec<crate::quirks::Fix>,
 }
 
 /// Everything needed to run one case again, byte for byte.
@@ -50,7 +50,7 @@ pub struct Replay {
     pub mode: Exploration,
     /// Quirk fixes switched on from the command line (`--fix`), on top of the scenario's.
     #[serde(default)]
-    pub fixes: Vec<String>,
+    pub fixes: Vec<crate::quirks::Fix>,
     /// Swarm faults added to the scenario's own.
     pub faults: Vec<FaultSpec>,
     /// What the case produced when it was recorded.
@@ -127,16 +127,37 @@ pub fn mode_for(options: &FuzzOptions, seed: u64) -> Exploration {
     })
 }
 
+/// How long after a fault heals an informer may still be catching up: the reflector's retry
+/// may have been armed at its backoff cap with full jitter just before the heal, and a 410 on
+/// the watch it then opens costs one more such backoff before the relist (the failure falls
+/// within the backoff's 2-minute reset window). With client-go's numbers (cap 30 s, jitter 1.0)
+/// that is 2 × 60 s.
+pub fn informer_recovery() -> SimDuration {
+    let b = crate::k8s::informer::BackoffConfig::default();
+    let jittered = b.max.0 + b.max.0 / b.jitter.den.max(1) * b.jitter.num;
+    SimDuration(2 * jittered)
+}
+
 /// The scenario of one case: the base one plus its swarm faults.
 /// A swarm fault that Linkerd recovers from only through its 10-minute informer resync (work
 /// given up after the retry budget while the source cluster's API or DNS was away, spec §4.2)
 /// stretches the quiet period to that backstop, so liveness is judged against Linkerd's own
-/// recovery contract rather than a shorter one the scenario chose for its own faults.
+/// recovery contract rather than a shorter one the scenario chose for its own faults. Likewise
+/// a swarm fault that fails informers' watches (`swarm::breaks_watches`) adds the informers'
+/// recovery ([`informer_recovery`]) to the convergence bound: the scenario's bound judges the
+/// service mirror once its informers see the world again, not client-go's backoff.
 pub fn case_scenario(base: &Scenario, faults: &[FaultSpec]) -> Scenario {
     let mut s = base.clone();
     s.faults.extend(faults.iter().cloned());
     s.faults.sort_by_key(|f| f.at);
-    if faults.iter().any(|f| swarm::needs_resync(base, &f.kind)) {
+    let stretch = if faults.iter().any(|f| swarm::needs_resync(base, &f.kind)) {
+        crate::defaults::INFORMER_RESYNC
+    } else if faults.iter().any(|f| swarm::breaks_watches(&f.kind)) {
+        informer_recovery()
+    } else {
+        SimDuration::ZERO
+    };
+    if !stretch.is_zero() {
         let heal = s
             .faults
             .iter()
@@ -144,7 +165,7 @@ pub fn case_scenario(base: &Scenario, faults: &[FaultSpec]) -> Scenario {
             .chain(s.actions.iter().map(|a| a.at))
             .max()
             .unwrap_or(SimDuration::ZERO);
-        let quiet = crate::world::mirror_node::RESYNC + base.checks.converged_within;
+        let quiet = stretch + base.checks.converged_within;
         s.checks.converged_within = quiet;
         s.quiet_period = s.quiet_period.max(quiet);
         // Room after the backstop for the availability check to sample traffic.
@@ -454,17 +475,19 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
 }
 
 /// Shrinks the first case of every failure signature and writes it into `dir` as
-/// `shrunk-seed-N.toml`, a scenario that fails under `mcsim run`.
+/// `shrunk-seed-N.toml`, a scenario that fails under `mcsim run`; `progress(i, n, seed)` is
+/// called before the `i`-th of `n` shrinks.
 pub fn shrink_signatures(
     base: &Scenario,
-    base_text: &str,
     summary: &mut Summary,
     results: &[(CaseResult, Replay)],
     dir: &Path,
     budget: usize,
+    progress: impl Fn(usize, usize, u64),
 ) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    for sig in &mut summary.signatures {
+    let count = summary.signatures.len();
+    for (index, sig) in summary.signatures.iter_mut().enumerate() {
         // Prefer a case explored at random: its decisions are independent tie-breaks and
         // delays, which shrink to a few; PCT priorities act together and shrink less well.
         let same = |c: &CaseResult| c.failing == sig.failing;
@@ -475,7 +498,8 @@ pub fn shrink_signatures(
         else {
             continue;
         };
-        let shrunk = shrink::shrink(base, base_text, replay, budget)?;
+        progress(index, count, case.seed);
+        let shrunk = shrink::shrink(base, replay, budget)?;
         let path = dir.join(format!("shrunk-seed-{}.toml", case.seed));
         std::fs::write(&path, &shrunk.text).map_err(|e| format!("{}: {e}", path.display()))?;
         sig.shrunk = Some(ShrunkCase {

@@ -1,9 +1,10 @@
 //! Shrinking a failing fuzz case to a small standalone scenario (delta debugging, Zeller and
 //! Hildebrandt 2002).
 //!
-//! The case becomes a scenario document ([`super::case_file`]) carrying every fault and the
-//! perturbation decisions the run drew. A candidate is *still failing* if it loads and its run
-//! fails the case's first failing check. In order, the shrinker tries:
+//! The case becomes a scenario ([`super::case_file`]) carrying every fault and the perturbation
+//! decisions the run drew. A candidate is *still failing* if it loads after being written back
+//! ([`crate::scenario::save`]) and its run fails with the case's signature. In order, the
+//! shrinker tries:
 //! 1. no perturbation at all (FIFO); else the shortest failing prefix of the decisions
 //!    (bisection), then ddmin over the decisions left;
 //! 2. ddmin over the faults (the scenario's own and the swarm's);
@@ -11,16 +12,15 @@
 //!    longer loads, e.g. traffic to a removed service, is simply not failing);
 //! 4. one replica per workload.
 //!
-//! Every step keeps the smallest failing document found so far, and a run budget bounds the
-//! work; the result is rendered as TOML that fails the same check under `mcsim run`.
+//! Every step keeps the smallest failing scenario found so far, and a run budget bounds the
+//! work; the result is written as a scenario file that fails the same check under `mcsim run`.
 
 use super::case_file;
 use super::{Replay, failing};
 use crate::run::{RunOptions, run};
-use crate::scenario::{Registry, Scenario, load_str};
+use crate::scenario::{ActionSpec, Expectation, ExpectedVerdict, Scenario, load_str, save};
 use crate::sim::{Exploration, Tape};
 use std::sync::Arc;
-use toml::{Table, Value};
 
 #[derive(Clone, Debug)]
 pub struct Shrunk {
@@ -66,16 +66,13 @@ struct Shrinker {
 }
 
 impl Shrinker {
-    /// Does `doc` still fail the check? Counts against the budget.
-    fn fails(&mut self, doc: &Table) -> bool {
+    /// Does `candidate` still fail with the case's signature? Counts against the budget.
+    fn fails(&mut self, candidate: &Scenario) -> bool {
         if self.runs >= self.budget {
             return false;
         }
         self.runs += 1;
-        let Ok(text) = toml::to_string(doc) else {
-            return false;
-        };
-        let Ok(scenario) = load_str("shrunk.toml", &text, Registry::global()) else {
+        let Ok(scenario) = reloaded(candidate) else {
             return false;
         };
         // The same failing checks with the same details (numbers aside), no more and no fewer:
@@ -87,8 +84,8 @@ impl Shrinker {
         }
     }
 
-    /// ddmin over the elements of `items`, where `build` turns a subset into a document.
-    fn ddmin<T: Clone>(&mut self, items: Vec<T>, build: &dyn Fn(&[T]) -> Table) -> Vec<T> {
+    /// ddmin over the elements of `items`, where `build` turns a subset into a candidate.
+    fn ddmin<T: Clone>(&mut self, items: Vec<T>, build: &dyn Fn(&[T]) -> Scenario) -> Vec<T> {
         let mut current = items;
         let mut n = 2usize;
         while !current.is_empty() && self.runs < self.budget {
@@ -139,31 +136,29 @@ impl Shrinker {
     }
 }
 
-fn array(doc: &Table, key: &str) -> Vec<Value> {
-    match doc.get(key) {
-        Some(Value::Array(a)) => a.clone(),
-        _ => Vec::new(),
-    }
+/// The scenario as a file would give it back: a candidate that no longer loads (e.g. an action
+/// on a link the shrinker's edits left invalid) is not a scenario at all.
+fn reloaded(candidate: &Scenario) -> Result<Scenario, String> {
+    let text = save(candidate)?;
+    load_str("shrunk.toml", &text).map_err(|d| d.to_string())
 }
 
-fn with_array(doc: &Table, key: &str, items: &[Value]) -> Table {
-    let mut d = doc.clone();
-    if items.is_empty() {
-        d.remove(key);
-    } else {
-        d.insert(key.into(), Value::Array(items.to_vec()));
-    }
-    d
+/// `base` with only the explicit actions `kept` (each `[[link]] at` keeps its own `link`
+/// action, which a scenario file does not list), in the order loading gives them.
+fn with_actions(base: &Scenario, kept: &[ActionSpec]) -> Scenario {
+    let explicit = base.explicit_actions();
+    let implied = base
+        .actions
+        .iter()
+        .filter(|a| !explicit.iter().any(|e| std::ptr::eq(*e, *a)));
+    let mut s = base.clone();
+    s.actions = kept.iter().chain(implied).cloned().collect();
+    s.actions.sort_by_key(|a| a.at);
+    s
 }
 
-/// Shrinks the failing case `replay` of `base` (whose file text is `base_text`) within
-/// `budget` runs.
-pub fn shrink(
-    base: &Scenario,
-    base_text: &str,
-    replay: &Replay,
-    budget: usize,
-) -> Result<Shrunk, String> {
+/// The failing case of `replay` of `base`, shrunk within `budget` runs.
+pub fn shrink(base: &Scenario, replay: &Replay, budget: usize) -> Result<Shrunk, String> {
     let check = replay
         .failing
         .first()
@@ -182,24 +177,22 @@ pub fn shrink(
         },
     )?
     .decisions;
-    let mut doc = case_file::document(
+    let case = case_file::case(
         base,
-        base_text,
         replay.seed,
         replay.mode,
         &replay.faults,
         Some(&recorded),
-    )?;
+    );
+    let mut doc =
+        reloaded(&case).map_err(|e| format!("the case does not load as a scenario: {e}"))?;
     let mut s = Shrinker {
         signature: Vec::new(),
         runs: 0,
         budget: budget.max(1),
     };
     {
-        let text = toml::to_string(&doc).map_err(|e| e.to_string())?;
-        let first = load_str("case.toml", &text, Registry::global())
-            .map_err(|d| format!("the case does not load as a scenario: {d}"))?;
-        let report = run(Arc::new(first), &RunOptions::default())?.report;
+        let report = run(Arc::new(doc.clone()), &RunOptions::default())?.report;
         s.signature = signature(&report);
         if failing(&report) != replay.failing {
             return Err(format!(
@@ -224,7 +217,7 @@ pub fn shrink(
         doc = fifo;
         decisions.clear();
     } else {
-        let with = |d: &Table, entries: &[(u64, u64)]| {
+        let with = |d: &Scenario, entries: &[(u64, u64)]| {
             let mut d = d.clone();
             let tape = Tape {
                 entries: entries.to_vec(),
@@ -249,36 +242,59 @@ pub fn shrink(
     }
 
     // 2. Faults, 3. workload lists.
-    for key in [
-        "fault",
-        "action",
-        "traffic",
-        "service",
-        "statefulset",
-        "deployment",
-    ] {
-        let items = array(&doc, key);
-        if items.is_empty() {
-            continue;
-        }
-        let base_doc = doc.clone();
-        let kept = s.ddmin(items, &|sub| with_array(&base_doc, key, sub));
-        doc = with_array(&doc, key, &kept);
-    }
+    let base_doc = doc.clone();
+    doc.faults = s.ddmin(doc.faults.clone(), &|sub| Scenario {
+        faults: sub.to_vec(),
+        ..base_doc.clone()
+    });
+    let explicit: Vec<ActionSpec> = doc.explicit_actions().into_iter().cloned().collect();
+    let base_doc = doc.clone();
+    let kept = s.ddmin(explicit, &|sub| with_actions(&base_doc, sub));
+    doc = with_actions(&doc, &kept);
+    let base_doc = doc.clone();
+    doc.traffic = s.ddmin(doc.traffic.clone(), &|sub| Scenario {
+        traffic: sub.to_vec(),
+        ..base_doc.clone()
+    });
+    let base_doc = doc.clone();
+    doc.services = s.ddmin(doc.services.clone(), &|sub| Scenario {
+        services: sub.to_vec(),
+        ..base_doc.clone()
+    });
+    let base_doc = doc.clone();
+    doc.statefulsets = s.ddmin(doc.statefulsets.clone(), &|sub| Scenario {
+        statefulsets: sub.to_vec(),
+        ..base_doc.clone()
+    });
+    let base_doc = doc.clone();
+    doc.deployments = s.ddmin(doc.deployments.clone(), &|sub| Scenario {
+        deployments: sub.to_vec(),
+        ..base_doc.clone()
+    });
 
     // 4. One replica per workload.
-    for key in ["service", "statefulset", "deployment"] {
-        let items = array(&doc, key);
-        for i in 0..items.len() {
-            let mut items = array(&doc, key);
-            let Some(Value::Table(t)) = items.get_mut(i) else {
-                continue;
-            };
-            if t.get("replicas").and_then(Value::as_integer).unwrap_or(1) <= 1 {
-                continue;
+    for i in 0..doc.services.len() {
+        if doc.services[i].replicas > 1 {
+            let mut candidate = doc.clone();
+            candidate.services[i].replicas = 1;
+            if s.fails(&candidate) {
+                doc = candidate;
             }
-            t.insert("replicas".into(), Value::Integer(1));
-            let candidate = with_array(&doc, key, &items);
+        }
+    }
+    for i in 0..doc.statefulsets.len() {
+        if doc.statefulsets[i].replicas > 1 {
+            let mut candidate = doc.clone();
+            candidate.statefulsets[i].replicas = 1;
+            if s.fails(&candidate) {
+                doc = candidate;
+            }
+        }
+    }
+    for i in 0..doc.deployments.len() {
+        if doc.deployments[i].replicas > 1 {
+            let mut candidate = doc.clone();
+            candidate.deployments[i].replicas = 1;
             if s.fails(&candidate) {
                 doc = candidate;
             }
@@ -286,37 +302,30 @@ pub fn shrink(
     }
 
     // The result, with its verdict as an expectation.
-    let text = toml::to_string(&doc).map_err(|e| e.to_string())?;
-    let final_scenario = load_str("shrunk.toml", &text, Registry::global())
-        .map_err(|d| format!("the shrunk scenario does not load: {d}"))?;
-    let report = run(Arc::new(final_scenario), &RunOptions::default())?.report;
+    let report = run(Arc::new(reloaded(&doc)?), &RunOptions::default())?.report;
     let failing_now = failing(&report);
-    let mut expect = Table::new();
-    let verdict = match report.verdict {
-        crate::report::Verdict::Pass => "pass",
-        crate::report::Verdict::SafetyFailure | crate::report::Verdict::LivenessFailure => "fail",
-        crate::report::Verdict::Inconclusive => "inconclusive",
-        crate::report::Verdict::InternalError => "error",
-    };
-    expect.insert("verdict".into(), Value::String(verdict.into()));
-    expect.insert(
-        "failing".into(),
-        Value::Array(
-            report
-                .failed_checks()
-                .into_iter()
-                .map(|c| Value::String(c.into()))
-                .collect(),
-        ),
-    );
-    doc.insert("expect".into(), Value::Table(expect));
-    let count = |k: &str| array(&doc, k).len();
+    doc.expect = Some(Expectation {
+        verdict: match report.verdict {
+            crate::report::Verdict::Pass => ExpectedVerdict::Pass,
+            crate::report::Verdict::SafetyFailure | crate::report::Verdict::LivenessFailure => {
+                ExpectedVerdict::Fail
+            }
+            crate::report::Verdict::Inconclusive => ExpectedVerdict::Inconclusive,
+            crate::report::Verdict::InternalError => ExpectedVerdict::Error,
+        },
+        failing: report
+            .failed_checks()
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        fix: None,
+    });
     let size = CaseSize {
-        faults: count("fault"),
+        faults: doc.faults.len(),
         decisions: decisions.len(),
-        services: count("service") + count("statefulset") + count("deployment"),
-        traffic: count("traffic"),
-        actions: count("action"),
+        services: doc.services.len() + doc.statefulsets.len() + doc.deployments.len(),
+        traffic: doc.traffic.len(),
+        actions: doc.explicit_actions().len(),
     };
     let header = format!(
         "Shrunk by `mcsim fuzz` from seed {} ({:?}) of {} in {} runs.\n\

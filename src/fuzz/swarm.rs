@@ -10,18 +10,18 @@
 //! its API server gone the action would simply not happen, and the case would judge another
 //! scenario than the one written).
 
-use crate::scenario::{FaultKind, FaultSpec, PartitionMode, Scenario};
+use crate::scenario::{FaultKind, FaultSpec, FaultTag, Scenario};
 use crate::sim::{Prng, Ratio, SimDuration};
 
 /// Fault kinds the swarm may draw when the scenario's `[fuzz] faults` does not say.
-pub const DEFAULT_KINDS: &[&str] = &[
-    "partition",
-    "api_server_down",
-    "gateway_down",
-    "controller_crash",
-    "compact",
-    "slow_path",
-    "dns_failure",
+pub const DEFAULT_KINDS: &[FaultTag] = &[
+    FaultTag::Partition,
+    FaultTag::ApiServerDown,
+    FaultTag::GatewayDown,
+    FaultTag::ControllerCrash,
+    FaultTag::Compact,
+    FaultTag::SlowPath,
+    FaultTag::DnsFailure,
 ];
 
 /// At most this many swarm faults per case.
@@ -37,6 +37,29 @@ pub fn needs_resync(base: &Scenario, kind: &FaultKind) -> bool {
             is_source(c)
         }
         _ => false,
+    }
+}
+
+/// Faults that fail informers' lists and watches (a partition, an API server or a whole
+/// cluster away, a compacted watch history): a reflector that failed through one waits out its
+/// backoff before it watches again, possibly at the cap, and a 410 on that watch costs one more
+/// backoff before the relist (client-go, kubernetes-and-peers spec §B.11).
+pub fn breaks_watches(kind: &FaultKind) -> bool {
+    match kind {
+        FaultKind::Partition { .. }
+        | FaultKind::ApiServerDown(_)
+        | FaultKind::ClusterDown(_)
+        | FaultKind::Compact(_) => true,
+        FaultKind::GatewayDown(_)
+        | FaultKind::ControllerCrash { .. }
+        | FaultKind::PodKill { .. }
+        | FaultKind::DnsFailure(_)
+        | FaultKind::ClockSkew { .. }
+        | FaultKind::CertExpiry(_)
+        | FaultKind::RotateCerts(_)
+        | FaultKind::TrustAnchor { .. }
+        | FaultKind::SlowPath { .. }
+        | FaultKind::LossyPath { .. } => false,
     }
 }
 
@@ -59,14 +82,15 @@ fn voids_an_action(
 
 pub fn draw(base: &Scenario, seed: u64) -> Vec<FaultSpec> {
     let mut rng = Prng::stream(seed, "swarm");
-    let allowed: Vec<String> = base
+    let allowed: Vec<FaultTag> = base
         .fuzz
         .faults
         .clone()
-        .unwrap_or_else(|| DEFAULT_KINDS.iter().map(|s| s.to_string()).collect());
+        .unwrap_or_else(|| DEFAULT_KINDS.to_vec());
     // Swarm: switch each kind on with probability 1/2.
-    let kinds: Vec<&String> = allowed
+    let kinds: Vec<FaultTag> = allowed
         .iter()
+        .copied()
         .filter(|_| rng.chance(Ratio::new(1, 2)))
         .collect();
     let clusters: Vec<&str> = base.clusters.iter().map(|c| c.name.as_str()).collect();
@@ -89,53 +113,8 @@ pub fn draw(base: &Scenario, seed: u64) -> Vec<FaultSpec> {
         let duration = SimDuration::from_secs(rng.range_inclusive(5, 60));
         let latest_start = latest_end.0.saturating_sub(duration.0);
         let at = SimDuration(rng.range_inclusive(0, latest_start));
-        let fault = match kind.as_str() {
-            "partition" => FaultKind::Partition {
-                groups: vec![vec![a.to_string()], vec![b.to_string()]],
-                one_way: rng.chance(Ratio::new(1, 4)),
-                mode: if rng.chance(Ratio::new(1, 2)) {
-                    PartitionMode::Drop
-                } else {
-                    PartitionMode::Reject
-                },
-            },
-            "api_server_down" => FaultKind::ApiServerDown(a.into()),
-            "gateway_down" => FaultKind::GatewayDown(a.into()),
-            "cluster_down" => FaultKind::ClusterDown(a.into()),
-            "controller_crash" => {
-                let links: Vec<&crate::scenario::LinkSpec> = base.links.iter().collect();
-                match rng.pick(&links) {
-                    Some(l) => FaultKind::ControllerCrash {
-                        cluster: l.from.clone(),
-                        link: l.name.clone(),
-                    },
-                    None => continue,
-                }
-            }
-            "compact" => FaultKind::Compact(a.into()),
-            "dns_failure" => FaultKind::DnsFailure(a.into()),
-            "slow_path" => {
-                // Only direct paths can be slowed; fall back to a partition otherwise.
-                match base
-                    .paths
-                    .iter()
-                    .find(|p| (p.a == a && p.b == b) || (p.a == b && p.b == a))
-                {
-                    Some(p) => FaultKind::SlowPath {
-                        a: p.a.clone(),
-                        b: p.b.clone(),
-                        latency: SimDuration::from_millis(rng.range_inclusive(100, 2000)),
-                    },
-                    None => continue,
-                }
-            }
-            "cert_expiry" => FaultKind::CertExpiry(a.into()),
-            "rotate_certs" => FaultKind::RotateCerts(a.into()),
-            "clock_skew" => FaultKind::ClockSkew {
-                cluster: a.into(),
-                by_ns: -(rng.range_inclusive(1, 600) as i64) * 1_000_000_000,
-            },
-            _ => continue,
+        let Some(fault) = kind.draw(&mut rng, base, a, b) else {
+            continue;
         };
         if voids_an_action(base, &fault, at, duration) {
             continue;
@@ -152,7 +131,7 @@ pub fn draw(base: &Scenario, seed: u64) -> Vec<FaultSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scenario::{Registry, load_str};
+    use crate::scenario::load_str;
 
     /// A scripted action at 60 s in west: across many seeds the swarm draws API-server and
     /// cluster outages of west, but none that is active at 60 s.
@@ -181,7 +160,7 @@ create_namespace = "shop"
 [fuzz]
 faults = ["api_server_down", "cluster_down"]
 "#;
-        let base = load_str("x.toml", text, Registry::global()).unwrap();
+        let base = load_str("x.toml", text).unwrap();
         let action = SimDuration::from_secs(60);
         let mut west_outages = 0;
         for seed in 0..2000 {

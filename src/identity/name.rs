@@ -24,7 +24,7 @@ impl Default for IdentityDomain {
 /// Linkerd's default control-plane namespace.
 pub const DEFAULT_LINKERD_NAMESPACE: &str = "linkerd";
 /// Linkerd's default identity trust domain.
-pub const DEFAULT_TRUST_DOMAIN: &str = "cluster.local";
+pub const DEFAULT_TRUST_DOMAIN: &str = crate::defaults::TRUST_DOMAIN;
 /// The gateway's service account (chart `linkerd-multicluster`, spec §8.1).
 pub const GATEWAY_SERVICE_ACCOUNT: &str = "linkerd-gateway";
 /// The namespace the multicluster extension installs the gateway into (spec §8.1).

@@ -59,7 +59,7 @@ pub struct ApiServerConfig {
     pub history_window: SimDuration,
     /// Upper bound on retained history entries.
     pub history_max_events: usize,
-    /// Server-side watch timeout (clients ask for ~290 s).
+    /// Server-side watch timeout (`crate::defaults::WATCH_TIMEOUT`).
     pub watch_timeout: SimDuration,
     /// `generateName` attempts before 409 AlreadyExists (KEP-4420 retries a few times).
     pub generate_name_attempts: u32,
@@ -75,7 +75,7 @@ impl ApiServerConfig {
             node_port_max: 32_767,
             history_window: SimDuration::from_mins(5),
             history_max_events: 1_000_000,
-            watch_timeout: SimDuration::from_secs(290),
+            watch_timeout: crate::defaults::WATCH_TIMEOUT,
             generate_name_attempts: 8,
             git_version: "v1.33.0".to_string(),
         }

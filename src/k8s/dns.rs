@@ -31,7 +31,7 @@ pub struct DnsConfig {
 impl Default for DnsConfig {
     fn default() -> Self {
         DnsConfig {
-            cluster_domain: "cluster.local".to_string(),
+            cluster_domain: crate::defaults::CLUSTER_DOMAIN.to_string(),
             ttl: SimDuration::from_secs(5),
         }
     }

@@ -13,8 +13,10 @@
 //! - first list with RV "0" (any), then watch from the list's RV; every event moves the last
 //!   synced RV; a clean watch end rewatches at once from that RV;
 //! - 410 (on open or in-stream) → relist with RV "" (most recent), never going backwards;
-//!   other watch errors → rewatch from the last RV; a watch that ends within
-//!   `min_watch_duration` without events is a failure ("very short watch") and relists;
+//!   other watch errors, and a watch request whose stream ends before the server answered it
+//!   (the connection dropped with the request in flight), → rewatch from the last RV; a watch
+//!   that ends within `min_watch_duration` without events is a failure ("very short watch")
+//!   and relists;
 //! - every failure waits for the [`Backoff`] (800 ms → 30 s, ×2, jitter 1.0, reset after 2 min);
 //! - a relist replaces the cache atomically and delivers Added/Updated for listed objects and a
 //!   `DeletedFinalStateUnknown` tombstone for every cached object missing from the list;
@@ -23,7 +25,7 @@
 //!   server; the cache is never cleared by a failure, only replaced by a successful list;
 //! - timers carry a generation: a timer fired after being re-armed or cancelled is a no-op.
 
-use super::api::{Request, Status, WatchEvent, WatchRequest};
+use super::api::{Request, Status, StatusReason, WatchEvent, WatchRequest};
 use super::objects::{Kind, Object, ObjectKey};
 use super::selector::LabelSelector;
 use super::store::{ObjectView, Store};
@@ -415,6 +417,20 @@ impl Informer {
                 self.on_event(now, rng, watch, event, &mut out)
             }
             InformerInput::WatchClosed { watch } => {
+                if let ReflectorState::OpeningWatch { watch: current, rv } = self.state {
+                    // The stream ended before the server answered the watch request (the
+                    // connection dropped with it in flight): the request failed, as a refused
+                    // one does.
+                    if current == watch {
+                        let status = Status::new(
+                            503,
+                            StatusReason::ServiceUnavailable,
+                            "connection closed before the watch opened",
+                        );
+                        self.on_watch_failure(now, rng, &status, rv, &mut out);
+                    }
+                    return out;
+                }
                 let ReflectorState::Watching {
                     watch: current,
                     rv,
@@ -885,6 +901,55 @@ mod tests {
                 }
             )
             .is_empty()
+        );
+    }
+
+    /// `mcsim fuzz` of the unexport scenario (`tests/breakages/unexported-mirror.toml` without its
+    /// breakage, 12 minutes, seed 19415, PCT): a reject-mode partition reset the service
+    /// mirror's remote connection while its Endpoints watch request was in flight; the informer
+    /// ignored the stream's end because the watch had not opened yet, never listed or watched
+    /// again, and its stale cache recreated the unexported mirror at the 10-minute resync.
+    #[test]
+    fn a_watch_that_dies_before_it_opened_is_retried() {
+        let mut inf = Informer::new(InformerConfig::new(Kind::Endpoints));
+        let mut r = rng();
+        let e = inf.handle(SimTime::ZERO, &mut r, InformerInput::Start);
+        let e = inf.handle(
+            SimTime::ZERO,
+            &mut r,
+            InformerInput::ListResult {
+                list: list_id(&e),
+                result: Ok((vec![], 7)),
+            },
+        );
+        let (w, _) = watch_id(&e);
+        // The connection dies before the server's answer to the watch request arrives.
+        let e = inf.handle(
+            SimTime(500_000_000),
+            &mut r,
+            InformerInput::WatchClosed { watch: w },
+        );
+        let (_, timer) = retry_timer(&e);
+        assert_eq!(inf.state(), &ReflectorState::WatchBackoff { rv: 7 });
+        let e = inf.handle(SimTime(2_000_000_000), &mut r, InformerInput::Timer(timer));
+        let (w2, rv) = watch_id(&e);
+        assert_ne!(w2, w);
+        assert_eq!(rv, Some(7), "rewatch from the last RV");
+        // The old request's late answer is ignored.
+        assert!(
+            inf.handle(
+                SimTime(2_000_000_000),
+                &mut r,
+                InformerInput::WatchOpened {
+                    watch: w,
+                    result: Ok(vec![]),
+                },
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            inf.state(),
+            &ReflectorState::OpeningWatch { watch: w2, rv: 7 }
         );
     }
 

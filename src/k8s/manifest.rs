@@ -311,7 +311,7 @@ fn apply_one(
                     Segment::Field("namespace".into()),
                 ],
                 format!(
-                    "the namespace from the provided object \"{given}\" does not match the namespace \"{}\": remove it from the object or apply the manifest to namespace \"{given}\"",
+                    "the namespace from the provided object \"{given}\" does not match the namespace \"{}\". You must pass '--namespace={given}' to perform this operation (the [[manifest]] entry's namespace)",
                     target.namespace
                 ),
             )]);
@@ -523,7 +523,7 @@ mod tests {
         let errs = load(list).unwrap_err();
         assert_eq!(
             errs[0].to_string(),
-            "document 1 (line 2, column 82): items[0]: unknown field \"dta\""
+            "document 1 (line 2, column 84): items[0]: unknown field \"dta\""
         );
     }
 
@@ -543,7 +543,7 @@ mod tests {
         assert_eq!(errs.len(), 1);
         assert_eq!(
             (errs[0].document, errs[0].line, errs[0].column),
-            (3, Some(12), Some(24))
+            (3, Some(12), Some(25))
         );
         assert!(errs[0].message.starts_with("the namespace from the provided object \"prod\" does not match the namespace \"shop\""), "{}", errs[0]);
         let fixed = text.replace(", namespace: prod", "");
@@ -567,7 +567,7 @@ mod tests {
         ))
         .unwrap_err();
         assert_eq!(errs[0].message, "unknown field \"spec.colour\"");
-        assert_eq!((errs[0].line, errs[0].column), (Some(23), Some(16)));
+        assert_eq!((errs[0].line, errs[0].column), (Some(23), Some(17)));
     }
 
     #[test]

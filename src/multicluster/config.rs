@@ -4,107 +4,13 @@
 //! Owns: [`LinkConfig`] (the Link with defaults applied plus the controller flags of spec
 //! §3.1), [`Fix`]/[`Fixes`] (intended behaviour switched on in place of a Linkerd quirk; every
 //! fix is documented in `QUIRKS.md`), [`Breakage`]/[`Breakages`] (deliberately broken variants
-//! for check tests). Inputs: a Link and names. Outputs: plain values. Must not touch: anything
-//! stateful; the registry of names lives in `crate::quirks` and must list the same names.
+//! for check tests; the enums and their names live in `crate::quirks`). Inputs: a Link and the
+//! switched-on variants. Outputs: plain values. Must not touch: anything stateful.
 
 use crate::k8s::objects::Link;
+pub use crate::quirks::{Breakage, Fix};
 use crate::sim::SimDuration;
 use std::collections::BTreeSet;
-
-/// A quirk of the real Linkerd that mcsim reproduces by default; switching the fix on gives
-/// the intended behaviour. `QUIRKS.md` has one row per variant.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Fix {
-    /// §6.3 step 4: `RemoteExportedServiceUpdated` writes gateway addresses without checking
-    /// whether the remote Endpoints are empty.
-    UpdateChecksEmptyEndpoints,
-    /// §6.3 step 4 / §7.5: `RemoteExportedServiceUpdated` overwrites a headless root mirror's
-    /// Endpoints (hostname → endpoint-mirror ClusterIP) with gateway addresses.
-    HeadlessUpdateKeepsRoot,
-    /// §8.3: the probe worker's own state starts "not alive" while the watcher starts alive.
-    ProbeStartsAlive,
-    /// §5.6: the unexport handler deletes `<svc>-<link>` without checking it is a mirror.
-    UnexportChecksOwnership,
-    /// §6.1: when creating the mirror Endpoints fails, `<svc>-<link>` is deleted even when the
-    /// Service was not created by this attempt (e.g. a user's Service with the same name).
-    ExportCleanupChecksOwnership,
-    /// §6.1 step 1: with headless mirroring enabled, the Service path writes the status
-    /// `InvalidService` / "Headless mirror services are disabled" for every headless Service.
-    HeadlessExportStatus,
-    /// §7.4: headless root Endpoints are created always-ready but updated through the
-    /// liveness rule, so a dead gateway hides per-pod DNS names.
-    HeadlessRootAlwaysReady,
-    /// §7.2: on creation the root Endpoints hostname is the address's `targetRef.name` (a nil
-    /// targetRef is a nil dereference); on update it is the address's `hostname`.
-    HeadlessCreateUsesHostname,
-    /// §7.1: remote headless Endpoints without subsets make the controller create gateway
-    /// Endpoints `<svc>-<link>` with no Service.
-    HeadlessEmptyWaits,
-    /// §7.1: a missing namespace on the headless path records no Event and keeps retrying a
-    /// gateway Endpoints create in the missing namespace.
-    HeadlessMissingNamespaceSkips,
-    /// §7.1: a headless Service exported for remote discovery is never mirrored while
-    /// headless mirroring is enabled.
-    HeadlessRemoteDiscoveryMirrors,
-    /// §4.3: `createOrUpdateService` returns right after enqueueing `RemoteServiceExported`
-    /// (or `CreateFederatedService`), so a Service that is both exported and a federated
-    /// member joins the federated Service only on a later event.
-    ExportAlsoJoinsFederated,
-    /// §6.4 / #9359: `RepairEndpoints` issues one Endpoints UPDATE per mirror per period even
-    /// when nothing changed.
-    RepairSkipsUnchanged,
-    /// §6.1, §7.2 / found by `mcsim fuzz`: at start-up every remote Service and Endpoints is
-    /// offered twice; when the local lister has not yet seen the first handler's mirror, the
-    /// second handler's creates hit `AlreadyExists`. Gateway and headless root Endpoints then
-    /// roll back by deleting the mirror Service (on every retry), and an endpoint mirror
-    /// Service that already exists is used as client-go's empty object, so the root Endpoints
-    /// get an address with IP "" and are rejected. The fix adopts the existing objects of this
-    /// link (read from the API) instead.
-    CreateAdoptsExisting,
-}
-
-impl Fix {
-    pub const ALL: [Fix; 14] = [
-        Fix::UpdateChecksEmptyEndpoints,
-        Fix::HeadlessUpdateKeepsRoot,
-        Fix::ProbeStartsAlive,
-        Fix::UnexportChecksOwnership,
-        Fix::ExportCleanupChecksOwnership,
-        Fix::HeadlessExportStatus,
-        Fix::HeadlessRootAlwaysReady,
-        Fix::HeadlessCreateUsesHostname,
-        Fix::HeadlessEmptyWaits,
-        Fix::HeadlessMissingNamespaceSkips,
-        Fix::HeadlessRemoteDiscoveryMirrors,
-        Fix::ExportAlsoJoinsFederated,
-        Fix::RepairSkipsUnchanged,
-        Fix::CreateAdoptsExisting,
-    ];
-
-    /// The kebab-case name used in scenarios and `QUIRKS.md`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Fix::UpdateChecksEmptyEndpoints => "update-checks-empty-endpoints",
-            Fix::HeadlessUpdateKeepsRoot => "headless-update-keeps-root",
-            Fix::ProbeStartsAlive => "probe-starts-alive",
-            Fix::UnexportChecksOwnership => "unexport-checks-ownership",
-            Fix::ExportCleanupChecksOwnership => "export-cleanup-checks-ownership",
-            Fix::HeadlessExportStatus => "headless-export-status",
-            Fix::HeadlessRootAlwaysReady => "headless-root-always-ready",
-            Fix::HeadlessCreateUsesHostname => "headless-create-uses-hostname",
-            Fix::HeadlessEmptyWaits => "headless-empty-waits",
-            Fix::HeadlessMissingNamespaceSkips => "headless-missing-namespace-skips",
-            Fix::HeadlessRemoteDiscoveryMirrors => "headless-remote-discovery-mirrors",
-            Fix::ExportAlsoJoinsFederated => "export-also-joins-federated",
-            Fix::RepairSkipsUnchanged => "repair-skips-unchanged",
-            Fix::CreateAdoptsExisting => "create-adopts-existing",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Fix> {
-        Fix::ALL.into_iter().find(|f| f.name() == name)
-    }
-}
 
 /// The set of fixes switched on. Empty (the default) = what Linkerd really does.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -115,17 +21,10 @@ impl Fixes {
         Fixes::default()
     }
     pub fn all() -> Fixes {
-        Fixes(Fix::ALL.into_iter().collect())
+        Fixes(Fix::ALL.iter().copied().collect())
     }
-    /// Parses names; unknown names are skipped (the scenario loader validates names against
-    /// `crate::quirks::FIX_NAMES`, which also holds other components' fixes).
-    pub fn from_names<S: AsRef<str>>(names: &[S]) -> Fixes {
-        Fixes(
-            names
-                .iter()
-                .filter_map(|n| Fix::from_name(n.as_ref()))
-                .collect(),
-        )
+    pub fn of(fixes: &[Fix]) -> Fixes {
+        Fixes(fixes.iter().copied().collect())
     }
     pub fn with(mut self, fix: Fix) -> Fixes {
         self.0.insert(fix);
@@ -139,41 +38,6 @@ impl Fixes {
     }
 }
 
-/// A deliberately broken variant of the controller, for proving that checks catch bugs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Breakage {
-    /// The "not exported any more" path enqueues an unexport for `<svc>-<link>` without
-    /// checking the mirror labels, so a user's Service with a colliding name is deleted.
-    MirrorTouchesForeign,
-    /// Order-sensitive: an Endpoints event for a service whose mirror Endpoints do not exist
-    /// yet creates the mirror Endpoints itself, and the later `RemoteServiceExported` sees
-    /// Endpoints and assumes the mirror is complete, so the Service is never created. Handled
-    /// in the other order (Service first) everything is correct.
-    EndpointsBeforeService,
-    /// The pre-#8755 behaviour (linkerd2#8475): remote Endpoints updates are handled without
-    /// re-checking the export selector, so an update processed after an unexport recreates the
-    /// (headless) mirrors.
-    EndpointsAfterUnexport,
-}
-
-impl Breakage {
-    pub const ALL: [Breakage; 3] = [
-        Breakage::MirrorTouchesForeign,
-        Breakage::EndpointsBeforeService,
-        Breakage::EndpointsAfterUnexport,
-    ];
-    pub fn name(self) -> &'static str {
-        match self {
-            Breakage::MirrorTouchesForeign => "mirror-touches-foreign",
-            Breakage::EndpointsBeforeService => "endpoints-before-service",
-            Breakage::EndpointsAfterUnexport => "endpoints-after-unexport",
-        }
-    }
-    pub fn from_name(name: &str) -> Option<Breakage> {
-        Breakage::ALL.into_iter().find(|b| b.name() == name)
-    }
-}
-
 /// The set of breakages switched on. Empty in every real run.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Breakages(BTreeSet<Breakage>);
@@ -182,13 +46,9 @@ impl Breakages {
     pub fn none() -> Breakages {
         Breakages::default()
     }
-    pub fn from_names<S: AsRef<str>>(names: &[S]) -> Breakages {
-        Breakages(
-            names
-                .iter()
-                .filter_map(|n| Breakage::from_name(n.as_ref()))
-                .collect(),
-        )
+    /// The switched-on breakages (the service mirror looks only for its own).
+    pub fn of(breakages: &[Breakage]) -> Breakages {
+        Breakages(breakages.iter().copied().collect())
     }
     pub fn with(mut self, b: Breakage) -> Breakages {
         self.0.insert(b);
@@ -245,7 +105,7 @@ impl LinkConfig {
             controller_namespace: DEFAULT_CONTROLLER_NAMESPACE.to_string(),
             enable_headless: false,
             enable_namespace_creation: false,
-            requeue_limit: 3,
+            requeue_limit: crate::defaults::REQUEUE_LIMIT,
             repair_period: SimDuration::from_mins(1),
             probe_service,
             fixes: Fixes::none(),
@@ -283,42 +143,16 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_round_trip_and_match_the_registry() {
-        for f in Fix::ALL {
-            assert_eq!(Fix::from_name(f.name()), Some(f));
-            assert!(
-                crate::quirks::FIX_NAMES.contains(&f.name()),
-                "{} missing from quirks::FIX_NAMES",
-                f.name()
-            );
-        }
-        for b in Breakage::ALL {
-            assert_eq!(Breakage::from_name(b.name()), Some(b));
-            assert!(
-                crate::quirks::BREAKAGE_NAMES.contains(&b.name()),
-                "{} missing from quirks::BREAKAGE_NAMES",
-                b.name()
-            );
-        }
-        let quirks = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/QUIRKS.md"))
-            .unwrap_or_default();
-        for f in Fix::ALL {
-            assert!(
-                quirks.contains(&format!("`{}`", f.name())),
-                "{} not documented in QUIRKS.md",
-                f.name()
-            );
-        }
-    }
-
-    #[test]
-    fn fixes_parse_known_names_only() {
-        let f = Fixes::from_names(&["probe-starts-alive", "no-such-fix"]);
+    fn sets_hold_what_is_switched_on() {
+        let f = Fixes::of(&[Fix::ProbeStartsAlive]);
         assert!(f.has(Fix::ProbeStartsAlive));
         assert!(!f.has(Fix::UnexportChecksOwnership));
         assert_eq!(f.iter().count(), 1);
         assert!(Fixes::all().has(Fix::RepairSkipsUnchanged));
-        let b = Breakages::from_names(&["mirror-touches-foreign"]);
+        let b = Breakages::of(&[
+            Breakage::MirrorTouchesForeign,
+            Breakage::GatewayIgnoresHostname,
+        ]);
         assert!(b.has(Breakage::MirrorTouchesForeign));
         assert!(!b.has(Breakage::EndpointsBeforeService));
     }

@@ -9,6 +9,7 @@
 //! Must not touch: mirror Services; federated Services carry no `cluster-name` label, so
 //! per-link GC and cleanup never see them.
 
+use super::config::Fix;
 use super::env::{HandlerEnv, HandlerError};
 use super::event::MirrorEvent;
 use super::names::*;
@@ -179,8 +180,68 @@ impl ClusterWatcher {
         if remote.is_headless() {
             return Err(self.headless_member(remote, env));
         }
+        let local = self.joined(&original, remote, env);
+        if local == original {
+            return Ok(());
+        }
+        self.log(
+            env,
+            "info",
+            format!("Updating federated service {ns}/{local_name}"),
+        );
+        let written = match env.api.call(Request::update(local)) {
+            Err(st)
+                if st.reason == StatusReason::Conflict
+                    && self.cfg.fixes.has(Fix::UpdateRetriesOnConflict) =>
+            {
+                // The fix: the same join, applied to the Service as the API has it now.
+                match api_get(env, Kind::Service, &ns, &local_name) {
+                    Ok(Some(o)) => match o.as_service() {
+                        Some(fresh) => {
+                            let again = self.joined(fresh, remote, env);
+                            if &again == fresh {
+                                Ok(())
+                            } else {
+                                env.api.call(Request::update(again)).map(|_| ())
+                            }
+                        }
+                        None => Err(st),
+                    },
+                    Ok(None) => Err(st),
+                    Err(e) => Err(e),
+                }
+            }
+            other => other.map(|_| ()),
+        };
+        if let Err(st) = written {
+            status::failed(
+                &self.cfg,
+                env,
+                Section::Federated,
+                &name,
+                &ns,
+                status::REASON_ERROR,
+                &format!("Failed to update federated service: {}", st.message),
+            );
+            return Err(HandlerError::retryable(st.message));
+        }
+        status::mirrored(
+            &self.cfg,
+            env,
+            Section::Federated,
+            &name,
+            &ns,
+            (&ns, &local_name),
+        );
+        Ok(())
+    }
+
+    /// The federated Service `original` with this link's member joined (and, for the oldest
+    /// member, its metadata and ports).
+    fn joined(&self, original: &Service, remote: &Service, env: &mut HandlerEnv) -> Service {
+        let name = remote.metadata.name.clone();
         let mut local = original.clone();
-        if self.is_oldest_member(&original, env) {
+        if self.is_oldest_member(original, env) {
             let mut annotations = self.common_annotations(remote);
             for key in [ANN_REMOTE_DISCOVERY, ANN_LOCAL_DISCOVERY] {
                 if let Some(v) = original.metadata.annotations.get(key) {
@@ -216,35 +277,7 @@ impl ClusterWatcher {
                     .insert(ANN_REMOTE_DISCOVERY.to_string(), joined);
             }
         }
-        if local == original {
-            return Ok(());
-        }
-        self.log(
-            env,
-            "info",
-            format!("Updating federated service {ns}/{local_name}"),
-        );
-        if let Err(st) = env.api.call(Request::update(local)) {
-            status::failed(
-                &self.cfg,
-                env,
-                Section::Federated,
-                &name,
-                &ns,
-                status::REASON_ERROR,
-                &format!("Failed to update federated service: {}", st.message),
-            );
-            return Err(HandlerError::retryable(st.message));
-        }
-        status::mirrored(
-            &self.cfg,
-            env,
-            Section::Federated,
-            &name,
-            &ns,
-            (&ns, &local_name),
-        );
-        Ok(())
+        local
     }
 
     pub(super) fn handle_federated_service_leave(
@@ -254,7 +287,7 @@ impl ClusterWatcher {
         env: &mut HandlerEnv,
     ) -> Result<(), HandlerError> {
         let local_name = federated_name(name);
-        let Some(mut local) = env
+        let Some(local) = env
             .local
             .get_by(Kind::Service, ns, &local_name)
             .and_then(|o| o.as_service())
@@ -262,6 +295,37 @@ impl ClusterWatcher {
         else {
             return Ok(());
         };
+        let Some(left) = self.left(&local, name) else {
+            return Ok(());
+        };
+        match self.write_left(left, env)? {
+            Ok(()) => {}
+            Err(st)
+                if st.reason == StatusReason::Conflict
+                    && self.cfg.fixes.has(Fix::UpdateRetriesOnConflict) =>
+            {
+                // The fix: the same leave, applied to the Service as the API has it now.
+                let fresh = api_get(env, Kind::Service, ns, &local_name)
+                    .map_err(|e| HandlerError::retryable(e.message))?;
+                let again = fresh
+                    .as_deref()
+                    .and_then(Object::as_service)
+                    .and_then(|f| self.left(f, name));
+                if let Some(again) = again
+                    && let Err(st) = self.write_left(again, env)?
+                {
+                    return Err(HandlerError::retryable(st.message));
+                }
+            }
+            Err(st) => return Err(HandlerError::retryable(st.message)),
+        }
+        status::delete(&self.cfg, env, Section::Federated, name, ns);
+        Ok(())
+    }
+
+    /// The federated Service `local` without this link's member (`None`: not a member).
+    fn left(&self, local: &Service, name: &str) -> Option<Service> {
+        let mut local = local.clone();
         if self.cfg.is_local_mirror() {
             local.metadata.annotations.remove(ANN_LOCAL_DISCOVERY);
         } else {
@@ -273,7 +337,7 @@ impl ClusterWatcher {
                 .cloned()
                 .unwrap_or_default();
             if !discovery_contains(&list, &member) {
-                return Ok(());
+                return None;
             }
             let rest: Vec<&str> = list.split(',').filter(|m| *m != member).collect();
             local
@@ -281,6 +345,21 @@ impl ClusterWatcher {
                 .annotations
                 .insert(ANN_REMOTE_DISCOVERY.to_string(), rest.join(","));
         }
+        Some(local)
+    }
+
+    /// Writes a federated Service a member left: deleted when no member is left, else
+    /// updated. The outer error is the handler's (a failed delete); the inner one is the
+    /// update's, for the caller to judge.
+    fn write_left(
+        &self,
+        local: Service,
+        env: &mut HandlerEnv,
+    ) -> Result<Result<(), crate::k8s::Status>, HandlerError> {
+        let (ns, local_name) = (
+            local.metadata.namespace.clone(),
+            local.metadata.name.clone(),
+        );
         let ann = &local.metadata.annotations;
         let no_remote = ann.get(ANN_REMOTE_DISCOVERY).is_none_or(String::is_empty);
         let no_local = ann.get(ANN_LOCAL_DISCOVERY).is_none_or(String::is_empty);
@@ -290,7 +369,7 @@ impl ClusterWatcher {
                 "info",
                 format!("Deleting federated service {ns}/{local_name}"),
             );
-            if let Err(st) = api_delete(env, Kind::Service, ns, &local_name)
+            if let Err(st) = api_delete(env, Kind::Service, &ns, &local_name)
                 && !st.is_not_found()
             {
                 return Err(HandlerError::retryable(format!(
@@ -298,14 +377,9 @@ impl ClusterWatcher {
                     st.message
                 )));
             }
-            status::delete(&self.cfg, env, Section::Federated, name, ns);
-            return Ok(());
+            return Ok(Ok(()));
         }
-        if let Err(st) = env.api.call(Request::update(local)) {
-            return Err(HandlerError::retryable(st.message));
-        }
-        status::delete(&self.cfg, env, Section::Federated, name, ns);
-        Ok(())
+        Ok(env.api.call(Request::update(local)).map(|_| ()))
     }
 }
 

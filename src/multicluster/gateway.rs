@@ -157,12 +157,41 @@ impl ClusterWatcher {
     ) -> Result<(), String> {
         self.update_readiness(&mut ep, env);
         let (ns, name) = (ep.metadata.namespace.clone(), ep.metadata.name.clone());
-        env.api.call(Request::update(ep)).map(|_| ()).map_err(|st| {
+        self.update_endpoints(ep, env).map_err(|st| {
             format!(
                 "failed to update mirror endpoints for {ns}/{name}: {}",
                 st.message
             )
         })
+    }
+
+    /// UPDATE of mirror Endpoints read from the lister. With
+    /// [`Fix::UpdateRetriesOnConflict`], a conflict (the lister's copy is older than the object,
+    /// typically this controller's own previous write) is answered by writing the same content
+    /// again over the current object read from the API, if it is this link's.
+    pub(super) fn update_endpoints(
+        &self,
+        ep: Endpoints,
+        env: &mut HandlerEnv,
+    ) -> Result<(), crate::k8s::Status> {
+        let retry = self
+            .cfg
+            .fixes
+            .has(Fix::UpdateRetriesOnConflict)
+            .then(|| ep.clone());
+        match (env.api.call(Request::update(ep)), retry) {
+            (Ok(_), _) => Ok(()),
+            (Err(st), Some(mut ep)) if st.reason == StatusReason::Conflict => {
+                let (ns, name) = (ep.metadata.namespace.clone(), ep.metadata.name.clone());
+                let current = match api_get(env, Kind::Endpoints, &ns, &name)? {
+                    Some(o) if self.owns(&o) => o,
+                    _ => return Err(st),
+                };
+                ep.metadata.resource_version = current.meta().resource_version.clone();
+                env.api.call(Request::update(ep)).map(|_| ())
+            }
+            (Err(st), _) => Err(st),
+        }
     }
 
     /// `createGatewayEndpoints` (§6.1 step 5).
@@ -259,6 +288,16 @@ impl ClusterWatcher {
         let local_empty = is_empty_endpoints(&local);
         let remote_empty = is_empty_endpoints(exported);
         if local_empty == remote_empty {
+            return Ok(());
+        }
+        if self.cfg.fixes.has(Fix::EndpointsUpdateChecksOwnership)
+            && !self.owns(&Object::Endpoints(local.clone()))
+        {
+            self.log(
+                env,
+                "warn",
+                format!("Not updating {ns}/{local_name}: not a mirror of this link"),
+            );
             return Ok(());
         }
         self.log(

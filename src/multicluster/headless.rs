@@ -58,6 +58,18 @@ impl ClusterWatcher {
         let Some(remote) = remote_obj.as_service().cloned() else {
             return Ok(());
         };
+        if self.cfg.fixes.has(Fix::HeadlessEndpointsCheckService)
+            && !self.is_exported(&remote.metadata.labels)
+        {
+            // The Endpoints' labels (a copy of the Service's) say exported, the Service no
+            // longer does: stale labels or an older version replayed; the Service decides.
+            self.log(
+                env,
+                "info",
+                format!("Skipped headless endpoints of {ns}/{name}: the service is not exported"),
+            );
+            return Ok(());
+        }
         if remote.spec.ports.is_empty() {
             self.record_event(
                 env,
@@ -170,10 +182,7 @@ impl ClusterWatcher {
         let mut ep = root_eps;
         ep.subsets = subsets;
         let written = if self.cfg.fixes.has(Fix::HeadlessRootAlwaysReady) {
-            env.api
-                .call(crate::k8s::Request::update(ep))
-                .map(|_| ())
-                .map_err(|st| st.message)
+            self.update_endpoints(ep, env).map_err(|st| st.message)
         } else {
             self.update_mirror_endpoints(ep, env)
         };

@@ -4,7 +4,9 @@
 //! Owns: the per-Link cluster watcher ([`ClusterWatcher`]: informer-handler logic, the event
 //! handlers that create, update and delete mirror Services/Endpoints, federated services, Link
 //! status, orphan GC), its event catalogue ([`MirrorEvent`]), its queue with Linkerd's retry
-//! policy ([`MirrorQueue`]), the gateway probe worker ([`ProbeWorker`]), the local service
+//! policy ([`MirrorQueue`]), the gateway probe worker ([`ProbeWorker`]), the controller's Link
+//! handlers ([`LinkHandler`]: which Link deltas restart the watcher), the watcher's gateway
+//! liveness and the repairs it triggers ([`GatewayLiveness`]), the local service
 //! mirror (a watcher over a synthetic Link with an empty target cluster name, see
 //! [`LinkConfig::local_mirror`]), and the named quirk fixes and test breakages of this
 //! component ([`Fix`], [`Breakage`]).
@@ -27,6 +29,8 @@ pub mod event;
 mod federated;
 mod gateway;
 mod headless;
+pub mod link_handler;
+pub mod liveness;
 pub mod names;
 pub mod probe;
 pub mod queue;
@@ -36,6 +40,8 @@ pub mod watcher;
 pub use config::{Breakage, Breakages, Fix, Fixes, LinkConfig};
 pub use env::{GatewayResolver, HandlerEnv, HandlerError, LocalApi, StaticResolver};
 pub use event::MirrorEvent;
+pub use link_handler::{LinkHandler, LinkUpdate};
+pub use liveness::GatewayLiveness;
 pub use probe::{
     ProbeMetrics, ProbeRequest, ProbeResult, ProbeTick, ProbeWorker, ProbeWorkerState,
 };

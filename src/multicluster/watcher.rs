@@ -675,33 +675,34 @@ impl ClusterWatcher {
                     return Err(HandlerError::retryable(msg));
                 }
             }
+        } else if local_svc.is_headless() && self.cfg.fixes.has(Fix::HeadlessUpdateKeepsRoot) {
+            // The fix leaves a headless root's Endpoints to the headless path, decided on the
+            // root Service: whether the lister has seen the root Endpoints yet must not send
+            // the update to the "create gateway Endpoints" branch (with create-adopts-existing
+            // that adopted the root and overwrote it with the gateway address).
         } else if let Some(eps) = local_eps {
-            let keep_root =
-                local_svc.is_headless() && self.cfg.fixes.has(Fix::HeadlessUpdateKeepsRoot);
-            if !keep_root {
-                let addresses = self.resolve_gateway_address(env)?;
-                let mut eps = eps;
-                let empty = self.cfg.fixes.has(Fix::UpdateChecksEmptyEndpoints)
-                    && self.is_empty_service(&name, &ns, env);
-                eps.subsets = if empty {
-                    vec![]
-                } else {
-                    vec![crate::k8s::objects::EndpointSubset {
-                        addresses,
-                        not_ready_addresses: vec![],
-                        ports: self.endpoints_ports(&remote.spec.ports),
-                    }]
-                };
-                eps.metadata.annotations.insert(
-                    ANN_REMOTE_GATEWAY_IDENTITY.to_string(),
-                    self.cfg.link.spec.gateway_identity.clone(),
-                );
-                // Labels follow the Service's (propagated to Endpoints since #13583).
-                eps.metadata.labels = self.mirror_labels(remote);
-                if let Err(msg) = self.update_mirror_endpoints(eps, env) {
-                    fail(self, env, "endpoints", msg.clone());
-                    return Err(HandlerError::retryable(msg));
-                }
+            let addresses = self.resolve_gateway_address(env)?;
+            let mut eps = eps;
+            let empty = self.cfg.fixes.has(Fix::UpdateChecksEmptyEndpoints)
+                && self.is_empty_service(&name, &ns, env);
+            eps.subsets = if empty {
+                vec![]
+            } else {
+                vec![crate::k8s::objects::EndpointSubset {
+                    addresses,
+                    not_ready_addresses: vec![],
+                    ports: self.endpoints_ports(&remote.spec.ports),
+                }]
+            };
+            eps.metadata.annotations.insert(
+                ANN_REMOTE_GATEWAY_IDENTITY.to_string(),
+                self.cfg.link.spec.gateway_identity.clone(),
+            );
+            // Labels follow the Service's (propagated to Endpoints since #13583).
+            eps.metadata.labels = self.mirror_labels(remote);
+            if let Err(msg) = self.update_mirror_endpoints(eps, env) {
+                fail(self, env, "endpoints", msg.clone());
+                return Err(HandlerError::retryable(msg));
             }
         } else if let Err(e) = self.create_gateway_endpoints(remote, env) {
             fail(self, env, "endpoints", e.to_string());

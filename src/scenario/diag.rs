@@ -24,6 +24,57 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// The candidate closest to `word` by edit distance, if it is close enough to be a typo (at
+/// most a third of the word's length, and at least one edit allowed).
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    let limit = (word.chars().count() / 3).max(1);
+    candidates
+        .into_iter()
+        .map(|c| (strsim::levenshtein(word, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, c)| (*d, *c))
+        .map(|(_, c)| c)
+}
+
+/// The diagnostic's source line with a caret under the offending token, as
+/// ```text
+///    |
+/// 11 | to = "eest"
+///    |      ^^^^^^
+/// ```
+/// `text` is the file's content; `None` when the line is not in it.
+pub fn snippet(d: &Diagnostic, text: &str) -> Option<String> {
+    let line = text.lines().nth(d.line.checked_sub(1)?)?;
+    let before: String = line.chars().take(d.column.saturating_sub(1)).collect();
+    let rest: Vec<char> = line.chars().skip(d.column.saturating_sub(1)).collect();
+    // Underline a quoted string, or a word, starting at the column.
+    let width = match rest.first() {
+        Some(q @ ('"' | '\'')) => rest[1..]
+            .iter()
+            .position(|c| c == q)
+            .map_or(rest.len(), |i| i + 2),
+        Some(_) => rest
+            .iter()
+            .position(|c| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.')))
+            .unwrap_or(rest.len())
+            .max(1),
+        None => 1,
+    };
+    let number = d.line.to_string();
+    let pad = " ".repeat(number.len());
+    let indent: String = before
+        .chars()
+        .map(|c| if c == '\t' { '\t' } else { ' ' })
+        .collect();
+    Some(format!(
+        "{pad} |\n{number} | {line}\n{pad} | {indent}{}",
+        "^".repeat(width)
+    ))
+}
+
 /// All diagnostics of one load, in source order.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Diagnostics(pub Vec<Diagnostic>);
@@ -95,5 +146,25 @@ mod tests {
         // 'é' is two bytes; the '=' after "bé " is column 4.
         assert_eq!(map.position(10), (2, 4));
         assert_eq!(map.at(Some(6..7), "x").to_string(), "f.toml:2:1: x");
+    }
+
+    #[test]
+    fn typos_get_a_suggestion_and_a_caret() {
+        assert_eq!(did_you_mean("eest", ["east", "west"]), Some("east"));
+        assert_eq!(
+            did_you_mean("quiet_periode", ["quiet_period", "seed"]),
+            Some("quiet_period")
+        );
+        assert_eq!(did_you_mean("zzz", ["east", "west"]), None);
+        let d = Diagnostic {
+            file: "f.toml".into(),
+            line: 2,
+            column: 6,
+            message: "m".into(),
+        };
+        assert_eq!(
+            snippet(&d, "[x]\nto = \"eest\"\n").unwrap(),
+            "  |\n2 | to = \"eest\"\n  |      ^^^^^^"
+        );
     }
 }

@@ -5,11 +5,15 @@
 //! return either a complete [`Scenario`] or every [`Diagnostic`] found, never a panic.
 
 pub mod diag;
+pub mod fault;
 pub mod load;
 pub mod model;
+pub mod save;
 pub mod schema;
 pub mod values;
 
-pub use diag::{Diagnostic, Diagnostics};
-pub use load::{CHECK_NAMES, Registry, load_file, load_str};
+pub use diag::{Diagnostic, Diagnostics, did_you_mean, snippet};
+pub use fault::*;
+pub use load::{CHECK_NAMES, load_file, load_str};
 pub use model::*;
+pub use save::save;

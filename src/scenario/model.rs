@@ -1,6 +1,8 @@
 //! The validated scenario: what the world builder consumes. Every reference has been resolved
 //! (cluster, network and link names exist), defaults are applied, and values are typed.
 
+use super::fault::{FaultSpec, FaultTag};
+use crate::quirks::{Breakage, Fix};
 use crate::sim::{Ratio, SimDuration};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -35,10 +37,35 @@ pub struct Scenario {
     pub checks: CheckSpec,
     pub expect: Option<Expectation>,
     pub fuzz: FuzzSpec,
-    pub breakages: Vec<String>,
+    pub breakages: Vec<Breakage>,
 }
 
 impl Scenario {
+    /// The actions a scenario file lists as `[[action]]`: every `[[link]]` with an `at` adds a
+    /// `link` action at that time (the last such action of each link), which a saved scenario
+    /// leaves to its link.
+    pub fn explicit_actions(&self) -> Vec<&ActionSpec> {
+        let mut implied: Vec<&LinkSpec> = self.links.iter().filter(|l| !l.at.is_zero()).collect();
+        let mut keep = vec![true; self.actions.len()];
+        for (i, a) in self.actions.iter().enumerate().rev() {
+            let ActionKind::Link { link } = &a.kind else {
+                continue;
+            };
+            let by_link = |l: &&LinkSpec| l.name == *link && l.from == a.cluster && l.at == a.at;
+            if let Some(j) = implied.iter().position(by_link) {
+                implied.remove(j);
+                keep[i] = false;
+            }
+        }
+        (self.actions.iter().zip(keep))
+            .filter_map(|(a, keep)| keep.then_some(a))
+            .collect()
+    }
+
+    /// Whether the test breakage `b` is switched on.
+    pub fn has_breakage(&self, b: Breakage) -> bool {
+        self.breakages.contains(&b)
+    }
     pub fn cluster(&self, name: &str) -> Option<&ClusterSpec> {
         self.clusters.iter().find(|c| c.name == name)
     }
@@ -58,8 +85,8 @@ impl Scenario {
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct LinkerdOptions {
-    /// Named quirk fixes switched on (validated against the quirk registry).
-    pub fixes: Vec<String>,
+    /// Quirk fixes switched on.
+    pub fixes: Vec<Fix>,
     pub trust_domain: String,
 }
 
@@ -72,7 +99,6 @@ pub struct ClusterSpec {
     /// Further anchors trusted besides `trust_anchor`.
     pub trusts: Vec<String>,
     pub gateway: bool,
-    pub gateway_replicas: u32,
     /// Run the local service mirror (federated membership of this cluster's own services).
     pub local_service_mirror: bool,
     /// Signed clock offset of this cluster, in nanoseconds.
@@ -187,6 +213,9 @@ pub struct ManifestSpec {
     pub cluster: String,
     /// The file, resolved against the scenario's directory.
     pub path: PathBuf,
+    /// `kubectl apply -n`: the namespace asked for, if any (namespace-less objects otherwise go
+    /// to `default`).
+    pub namespace: Option<String>,
     /// Its objects, read, parsed and checked as `kubectl apply` would when the scenario was
     /// loaded (so `mcsim check` refuses a manifest `mcsim run` would refuse), each with the
     /// line and column it starts at.
@@ -204,148 +233,6 @@ pub struct TrafficSpec {
     pub start: SimDuration,
     pub stop: Option<SimDuration>,
     pub timeout: SimDuration,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum PartitionMode {
-    /// Packets vanish: detected only by timeouts.
-    Drop,
-    /// Connections are refused or reset: fails fast.
-    Reject,
-}
-
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub enum FaultKind {
-    Partition {
-        groups: Vec<Vec<String>>,
-        one_way: bool,
-        mode: PartitionMode,
-    },
-    ClusterDown(String),
-    ApiServerDown(String),
-    GatewayDown(String),
-    ControllerCrash {
-        cluster: String,
-        link: String,
-    },
-    PodKill {
-        cluster: String,
-        namespace: String,
-        pod: String,
-    },
-    DnsFailure(String),
-    ClockSkew {
-        cluster: String,
-        by_ns: i64,
-    },
-    Compact(String),
-    CertExpiry(String),
-    RotateCerts(String),
-    TrustAnchor {
-        cluster: String,
-        anchor: String,
-    },
-    SlowPath {
-        a: String,
-        b: String,
-        latency: SimDuration,
-    },
-    LossyPath {
-        a: String,
-        b: String,
-        loss: Ratio,
-        duplicate: Ratio,
-        reorder: Ratio,
-    },
-}
-
-impl FaultKind {
-    /// The scenario key of this kind (also its name in reports and fuzz configuration).
-    pub fn key(&self) -> &'static str {
-        match self {
-            FaultKind::Partition { .. } => "partition",
-            FaultKind::ClusterDown(_) => "cluster_down",
-            FaultKind::ApiServerDown(_) => "api_server_down",
-            FaultKind::GatewayDown(_) => "gateway_down",
-            FaultKind::ControllerCrash { .. } => "controller_crash",
-            FaultKind::PodKill { .. } => "pod_kill",
-            FaultKind::DnsFailure(_) => "dns_failure",
-            FaultKind::ClockSkew { .. } => "clock_skew",
-            FaultKind::Compact(_) => "compact",
-            FaultKind::CertExpiry(_) => "cert_expiry",
-            FaultKind::RotateCerts(_) => "rotate_certs",
-            FaultKind::TrustAnchor { .. } => "trust_anchor",
-            FaultKind::SlowPath { .. } => "slow_path",
-            FaultKind::LossyPath { .. } => "lossy_path",
-        }
-    }
-
-    /// Whether traffic from cluster `a` to cluster `b` (possibly `a == b`) crosses this fault:
-    /// a partition affects a pair whose ends sit in different groups (in the cut direction for
-    /// a one-way partition); a path fault affects the pair on its two ends; every other fault
-    /// affects each pair that includes its cluster.
-    pub fn affects_pair(&self, a: &str, b: &str) -> bool {
-        let group_of =
-            |groups: &[Vec<String>], c: &str| groups.iter().position(|g| g.iter().any(|x| x == c));
-        match self {
-            FaultKind::Partition {
-                groups, one_way, ..
-            } => match (group_of(groups, a), group_of(groups, b)) {
-                (Some(ga), Some(gb)) if ga != gb => !*one_way || ga == 0 || gb == 0,
-                _ => false,
-            },
-            FaultKind::SlowPath { a: x, b: y, .. } | FaultKind::LossyPath { a: x, b: y, .. } => {
-                (a == x && b == y) || (a == y && b == x)
-            }
-            _ => self.clusters().iter().any(|c| c == a || c == b),
-        }
-    }
-
-    /// Clusters directly involved in this fault (for the failure-domain check).
-    pub fn clusters(&self) -> Vec<String> {
-        match self {
-            FaultKind::Partition { groups, .. } => groups.iter().flatten().cloned().collect(),
-            FaultKind::ClusterDown(c)
-            | FaultKind::ApiServerDown(c)
-            | FaultKind::GatewayDown(c)
-            | FaultKind::DnsFailure(c)
-            | FaultKind::Compact(c)
-            | FaultKind::CertExpiry(c)
-            | FaultKind::RotateCerts(c) => vec![c.clone()],
-            FaultKind::ControllerCrash { cluster, .. }
-            | FaultKind::PodKill { cluster, .. }
-            | FaultKind::ClockSkew { cluster, .. }
-            | FaultKind::TrustAnchor { cluster, .. } => vec![cluster.clone()],
-            FaultKind::SlowPath { a, b, .. } | FaultKind::LossyPath { a, b, .. } => {
-                vec![a.clone(), b.clone()]
-            }
-        }
-    }
-}
-
-pub const FAULT_KINDS: &[&str] = &[
-    "partition",
-    "cluster_down",
-    "api_server_down",
-    "gateway_down",
-    "controller_crash",
-    "pod_kill",
-    "dns_failure",
-    "clock_skew",
-    "compact",
-    "cert_expiry",
-    "rotate_certs",
-    "trust_anchor",
-    "slow_path",
-    "lossy_path",
-];
-
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct FaultSpec {
-    pub at: SimDuration,
-    /// `None`: the fault is never healed.
-    pub duration: Option<SimDuration>,
-    pub kind: FaultKind,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -492,12 +379,12 @@ pub struct Expectation {
     /// Checks that fail (exactly these).
     pub failing: Vec<String>,
     /// With this fix switched on, the scenario passes.
-    pub fix: Option<String>,
+    pub fix: Option<Fix>,
 }
 
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct FuzzSpec {
     /// Fault kinds the swarm may draw; `None` = the default set.
-    pub faults: Option<Vec<String>>,
+    pub faults: Option<Vec<FaultTag>>,
     pub delay_perturbation_max: Option<SimDuration>,
 }

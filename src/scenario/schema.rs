@@ -1,45 +1,50 @@
 //! The raw scenario schema as written in TOML. Every table rejects unknown keys; names and
 //! references keep their source span (`Spanned`) so validation errors can point at them.
-//! These types never leave `scenario/`: [`super::load`] converts them into [`super::model`].
+//! These types never leave `scenario/`: [`super::load`] converts them into [`super::model`],
+//! [`super::save`] converts a model back (absent values are left out of the TOML).
 
 use super::values::{Dur, Probability, Rate, SignedDur};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use toml::Spanned;
 
 pub type Name = Spanned<String>;
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct File {
     pub sim: Sim,
     #[serde(default)]
     pub linkerd: Option<Linkerd>,
-    #[serde(default, rename = "cluster")]
+    #[serde(default, rename = "cluster", skip_serializing_if = "Vec::is_empty")]
     pub clusters: Vec<Spanned<Cluster>>,
-    #[serde(default, rename = "network")]
+    #[serde(default, rename = "network", skip_serializing_if = "Vec::is_empty")]
     pub networks: Vec<Spanned<Network>>,
-    #[serde(default, rename = "path")]
+    #[serde(default, rename = "path", skip_serializing_if = "Vec::is_empty")]
     pub paths: Vec<Spanned<Path>>,
-    #[serde(default, rename = "flat_network")]
+    #[serde(
+        default,
+        rename = "flat_network",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub flat_networks: Vec<Spanned<FlatNetwork>>,
-    #[serde(default, rename = "link")]
+    #[serde(default, rename = "link", skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Spanned<Link>>,
-    #[serde(default, rename = "namespace")]
+    #[serde(default, rename = "namespace", skip_serializing_if = "Vec::is_empty")]
     pub namespaces: Vec<Spanned<Namespace>>,
-    #[serde(default, rename = "service")]
+    #[serde(default, rename = "service", skip_serializing_if = "Vec::is_empty")]
     pub services: Vec<Spanned<Service>>,
-    #[serde(default, rename = "statefulset")]
+    #[serde(default, rename = "statefulset", skip_serializing_if = "Vec::is_empty")]
     pub statefulsets: Vec<Spanned<StatefulSet>>,
-    #[serde(default, rename = "deployment")]
+    #[serde(default, rename = "deployment", skip_serializing_if = "Vec::is_empty")]
     pub deployments: Vec<Spanned<Deployment>>,
-    #[serde(default, rename = "manifest")]
+    #[serde(default, rename = "manifest", skip_serializing_if = "Vec::is_empty")]
     pub manifests: Vec<Spanned<Manifest>>,
-    #[serde(default, rename = "traffic")]
+    #[serde(default, rename = "traffic", skip_serializing_if = "Vec::is_empty")]
     pub traffic: Vec<Spanned<Traffic>>,
-    #[serde(default, rename = "fault")]
+    #[serde(default, rename = "fault", skip_serializing_if = "Vec::is_empty")]
     pub faults: Vec<Spanned<Fault>>,
-    #[serde(default, rename = "action")]
+    #[serde(default, rename = "action", skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<Spanned<Action>>,
     #[serde(default)]
     pub checks: Option<Checks>,
@@ -51,7 +56,7 @@ pub struct File {
     pub testing: Option<Testing>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Sim {
     pub name: String,
@@ -73,17 +78,17 @@ pub struct Sim {
     pub decisions: Option<Vec<Spanned<String>>>,
 }
 
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, Serialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Linkerd {
     /// Named fixes for quirks of the real Linkerd (default: behave as Linkerd really does).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub fixes: Vec<Name>,
     #[serde(default)]
     pub trust_domain: Option<String>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
     pub name: Name,
@@ -95,12 +100,13 @@ pub struct Cluster {
     #[serde(default)]
     pub trust_anchor: Option<String>,
     /// Further anchors this cluster's proxies trust (a bundle, as during an anchor rotation).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trusts: Vec<String>,
     #[serde(default)]
     pub gateway: Option<bool>,
+    /// Replicas of the gateway Deployment: only 1 (one gateway per cluster) is modelled.
     #[serde(default)]
-    pub gateway_replicas: Option<u32>,
+    pub gateway_replicas: Option<Spanned<u32>>,
     /// The multicluster extension's local service mirror (`-local-mirror`, default on): it
     /// joins this cluster's own federated members to `<svc>-federated`.
     #[serde(default)]
@@ -113,7 +119,7 @@ pub struct Cluster {
     pub in_cluster_latency: Option<Dur>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Api {
     /// Bounded watch history, in events (older resourceVersions get 410 Gone).
@@ -128,13 +134,13 @@ pub struct Api {
     pub client_burst: Option<u32>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Network {
     pub name: Name,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Path {
     /// Two endpoints: cluster or network names.
@@ -149,14 +155,14 @@ pub struct Path {
     pub bandwidth: Option<u64>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct FlatNetwork {
     /// Clusters whose pod networks are routable to each other (pod-to-pod mode).
     pub clusters: Vec<Name>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Link {
     /// Source cluster: where the service mirror runs.
@@ -181,9 +187,9 @@ pub struct Link {
     pub remote_discovery_selector: Option<Spanned<String>>,
     #[serde(default)]
     pub federated_selector: Option<Spanned<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excluded_labels: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub excluded_annotations: Vec<String>,
     #[serde(default)]
     pub probe: Option<Probe>,
@@ -196,7 +202,7 @@ pub struct Link {
     pub credentials: Option<bool>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Probe {
     #[serde(default)]
@@ -209,14 +215,14 @@ pub struct Probe {
     pub failure_threshold: Option<u32>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Namespace {
     pub cluster: Name,
     pub name: Name,
 }
 
-#[derive(Deserialize, Debug, Clone)]
+#[derive(Deserialize, Serialize, Debug, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct Port {
     #[serde(default)]
@@ -229,21 +235,21 @@ pub struct Port {
 }
 
 /// How a service is exported: `true` (gateway mode), `"remote-discovery"`, or `false`.
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(untagged)]
 pub enum ExportField {
     Flag(bool),
     Mode(ExportMode),
 }
 
-#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Deserialize, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "kebab-case")]
 pub enum ExportMode {
     Gateway,
     RemoteDiscovery,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Service {
     pub cluster: Name,
@@ -260,15 +266,15 @@ pub struct Service {
     pub exported: Option<ExportField>,
     #[serde(default)]
     pub federated: Option<bool>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
     #[serde(default)]
     pub service_account: Option<String>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct StatefulSet {
     pub cluster: Name,
@@ -283,13 +289,13 @@ pub struct StatefulSet {
     pub ports: Option<Vec<Port>>,
     #[serde(default)]
     pub exported: Option<ExportField>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub service_account: Option<String>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Deployment {
     pub cluster: Name,
@@ -297,13 +303,13 @@ pub struct Deployment {
     pub namespace: Option<Name>,
     pub name: Name,
     pub replicas: u32,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub service_account: Option<String>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
     pub cluster: Name,
@@ -315,7 +321,7 @@ pub struct Manifest {
     pub namespace: Option<Name>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Traffic {
     /// Source cluster of the client workload.
@@ -336,7 +342,7 @@ pub struct Traffic {
 }
 
 /// A scheduled fault. Exactly one kind key must be present.
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Fault {
     pub at: Spanned<Dur>,
@@ -380,14 +386,14 @@ pub struct Fault {
     pub mode: Option<Spanned<String>>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct ControllerRef {
     pub cluster: Name,
     pub link: Name,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct PodRef {
     pub cluster: Name,
@@ -396,28 +402,28 @@ pub struct PodRef {
     pub pod: String,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct ClockSkew {
     pub cluster: Name,
     pub by: SignedDur,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct AnchorChange {
     pub cluster: Name,
     pub anchor: String,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct SlowPath {
     pub between: Vec<Name>,
     pub latency: Dur,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct LossyPath {
     pub between: Vec<Name>,
@@ -430,7 +436,7 @@ pub struct LossyPath {
 }
 
 /// A scripted change to the workload at a point in time (not a fault: nothing heals it).
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Action {
     pub at: Spanned<Dur>,
@@ -468,7 +474,7 @@ pub struct Action {
     pub annotate: Option<LabelChange>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct LinkSelectorChange {
     pub link: String,
@@ -476,7 +482,7 @@ pub struct LinkSelectorChange {
     pub selector: Spanned<String>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct LabelChange {
     pub service: String,
@@ -485,7 +491,7 @@ pub struct LabelChange {
     pub value: Option<String>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Scale {
     /// A StatefulSet or Deployment name.
@@ -493,7 +499,7 @@ pub struct Scale {
     pub replicas: u32,
 }
 
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, Serialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Checks {
     #[serde(default)]
@@ -515,27 +521,27 @@ pub struct Checks {
     pub needless_writes: Option<Rate>,
 }
 
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct FailureDomains {
     pub tolerance: Probability,
 }
 
 /// What the scenario is expected to show (asserted by the scenario-library test).
-#[derive(Deserialize, Debug)]
+#[derive(Deserialize, Serialize, Debug)]
 #[serde(deny_unknown_fields)]
 pub struct Expect {
     /// `"pass"`, `"fail"`, `"inconclusive"` or `"error"`.
     pub verdict: Spanned<String>,
     /// Names of checks expected to fail (when the verdict is `"fail"`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failing: Vec<Name>,
     /// A quirk fix that makes the scenario pass (the scenario shows the quirk).
     #[serde(default)]
     pub fix: Option<Name>,
 }
 
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, Serialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Fuzz {
     /// Fault kinds the swarm may draw (default: all that keep the scenario's promise).
@@ -546,9 +552,9 @@ pub struct Fuzz {
 }
 
 /// Deliberate breakages, used only by tests that prove a check can fail.
-#[derive(Deserialize, Debug, Default)]
+#[derive(Deserialize, Serialize, Debug, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Testing {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub breakages: Vec<Name>,
 }

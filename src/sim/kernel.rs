@@ -357,6 +357,38 @@ impl<M: Message> Kernel<M> {
     }
 }
 
+/// Test support: what a delivery queued, and deliveries outside the queue (the world's
+/// single-component harness).
+#[cfg(test)]
+impl<M: Message> Kernel<M> {
+    /// The sequence number the next scheduled message gets.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.core.next_seq
+    }
+
+    /// The next message to be delivered.
+    pub(crate) fn peek(&self) -> Option<(SimTime, ComponentId, &M)> {
+        self.core.queue.peek().map(|e| (e.at, e.to, &e.msg))
+    }
+
+    /// The messages scheduled since `seq` and still queued, in delivery order.
+    pub(crate) fn queued_since(&self, seq: u64) -> Vec<(SimTime, ComponentId, &M)> {
+        let mut out: Vec<&Entry<M>> = self.core.queue.iter().filter(|e| e.seq() >= seq).collect();
+        out.sort_by_key(|e| (e.at, e.tie));
+        out.into_iter().map(|e| (e.at, e.to, &e.msg)).collect()
+    }
+
+    /// Delivers `msg` to `to` now, ahead of everything queued and outside the trace.
+    pub(crate) fn deliver_now<W: World<M>>(&mut self, world: &mut W, to: ComponentId, msg: M) {
+        let mut ctx = Ctx {
+            core: &mut self.core,
+            rng: &mut self.rngs[to.index()],
+            me: to,
+        };
+        world.deliver(&mut ctx, to, msg);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

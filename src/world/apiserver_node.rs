@@ -213,3 +213,95 @@ impl ApiServerNode {
         self.watches.len()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::sim::SimDuration;
+    use crate::world::harness::Harness;
+    use crate::world::{Msg, TEST_SCENARIO, Timer};
+
+    const API: &str = "east/apiserver";
+
+    /// Every request arriving on a connection (informers' lists, the service mirror's
+    /// `Version` call from west) is answered once, on it.
+    #[test]
+    fn a_request_is_answered_on_its_connection() {
+        let mut h = Harness::new(TEST_SCENARIO);
+        let mut answered = std::collections::BTreeSet::new();
+        while !answered.contains("west/service-mirror-east") {
+            let request = h.step_until(SimDuration::from_secs(30), |d| {
+                d.to == API && d.kind == "api-request"
+            });
+            let responses: Vec<_> = request
+                .sent
+                .iter()
+                .filter(|s| s.kind == "api-response")
+                .collect();
+            assert_eq!(responses.len(), 1, "{request:?}");
+            answered.insert(responses[0].to.clone());
+        }
+        assert!(answered.contains("east/controller-manager"), "{answered:?}");
+    }
+
+    /// A direct write by an in-cluster component (the kubelet's pod status) streams watch
+    /// events to the components watching that kind.
+    #[test]
+    fn a_direct_write_streams_events_to_the_watches() {
+        let mut h = Harness::new(TEST_SCENARIO);
+        let write = h.step_until(SimDuration::from_secs(30), |d| {
+            d.to == "east/kubelet" && d.sent.iter().any(|s| s.kind == "api-watch-event")
+        });
+        assert!(
+            write.sent("east/kubelet", "api-watch-event"),
+            "its own informer: {write:?}"
+        );
+        assert!(h.world.apis[1].open_watches() > 0);
+    }
+
+    /// Watches close at their server-side timeout and the clients watch again.
+    #[test]
+    fn watches_end_at_their_timeout_and_clients_rewatch() {
+        let scenario = TEST_SCENARIO.replace(
+            "name = \"east\"\n",
+            "name = \"east\"\napi = { watch_timeout = \"20s\" }\n",
+        );
+        let mut h = Harness::new(&scenario);
+        let expiry = h.step_until(SimDuration::from_mins(1), |d| {
+            d.to == API && d.kind == "timer-watch-expiry" && !d.sent.is_empty()
+        });
+        let client = expiry
+            .sent
+            .iter()
+            .find(|s| s.kind == "api-watch-end")
+            .map(|s| s.to.clone())
+            .expect("a watch ends");
+        let rewatch = h.step_until(SimDuration::from_secs(5), |d| {
+            d.to == client && d.kind == "api-watch-end"
+        });
+        assert!(
+            rewatch.sent(API, "api-watch") || rewatch.sent(API, "api-request"),
+            "{rewatch:?}"
+        );
+    }
+
+    /// A crash resets every connection (the clients see them close) and forgets the watches;
+    /// the store survives.
+    #[test]
+    fn a_crash_forgets_the_watches_but_keeps_the_store() {
+        let scenario = format!(
+            "{TEST_SCENARIO}[[fault]]\nat = \"1m\"\nfor = \"10s\"\napi_server_down = \"east\"\n"
+        );
+        let mut h = Harness::new(&scenario);
+        h.run_to(SimDuration::from_secs(59));
+        let objects = h.store("east").len();
+        let crash = h.step_until(SimDuration::from_secs(2), |d| d.kind == "fault-inject");
+        assert!(
+            crash.sent("east/controller-manager", "tcp-closed"),
+            "{crash:?}"
+        );
+        assert_eq!(h.world.apis[1].open_watches(), 0);
+        assert_eq!(h.store("east").len(), objects);
+        // A timer for a down API server is withheld.
+        assert_eq!(h.deliver(API, Msg::Timer(Timer::ApiServerExpiry)), []);
+    }
+}

@@ -25,7 +25,11 @@ use std::sync::Arc;
 
 /// Informer order (indices into the client's informers). The last informer watches every
 /// opaque kind at once (the garbage collector's and namespace controller's view of the objects
-/// mcsim does not model; the real collector watches every resource discovery lists).
+/// mcsim does not model; the real collector watches every resource discovery lists). Opaque
+/// objects come only from manifests, so a cluster whose manifests hold none runs without that
+/// informer: it would see nothing, and its list and watch would shift every other request of
+/// the run (the request pattern, and so the trace, of such clusters stays as before opaque
+/// kinds existed).
 const KINDS: [Kind; 8] = [
     Kind::Namespace,
     Kind::Pod,
@@ -69,6 +73,7 @@ impl Dirty {
 
 pub struct ControllerManager {
     client: ApiClient,
+    watch_opaque: bool,
     dirty: Dirty,
     tick_armed: Option<SimTime>,
     synced: bool,
@@ -86,12 +91,19 @@ pub struct ControllerManager {
 }
 
 impl ControllerManager {
-    pub fn new(api_server: ComponentId) -> ControllerManager {
-        let informers = KINDS
+    /// `watch_opaque`: whether the opaque-kinds informer runs (see [`KINDS`]).
+    pub fn new(api_server: ComponentId, watch_opaque: bool) -> ControllerManager {
+        let count = if watch_opaque {
+            KINDS.len()
+        } else {
+            KINDS.len() - 1
+        };
+        let informers = KINDS[..count]
             .iter()
             .map(|k| Informer::new(InformerConfig::new(*k)))
             .collect();
         ControllerManager {
+            watch_opaque,
             // kube-controller-manager's client: --kube-api-qps 20, --kube-api-burst 30.
             client: ApiClient::new(0, api_server, 20, 30, informers),
             dirty: Dirty::default(),
@@ -184,6 +196,10 @@ impl ControllerManager {
             .collect();
         drop(view);
         self.dirty.endpoints.extend(services.iter().cloned());
+        // The endpoints controller's start-up leftover check (`checkLeftoverEndpoints`): every
+        // Endpoints is queued too, so one whose Service went away before the caches synced
+        // (its delete was not seen as an event) is deleted.
+        self.dirty.endpoints.extend(endpoints.iter().cloned());
         self.dirty.slices.extend(services);
         self.dirty.mirroring.extend(endpoints);
         self.dirty.statefulsets.extend(statefulsets);
@@ -347,7 +363,7 @@ impl ControllerManager {
     /// The process restarts with empty caches.
     pub fn restart(&mut self, env: &mut Env<'_, '_>, api_server: ComponentId) {
         self.client.stop(env);
-        *self = ControllerManager::new(api_server);
+        *self = ControllerManager::new(api_server, self.watch_opaque);
         self.start(env);
     }
 }

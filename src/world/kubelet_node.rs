@@ -340,3 +340,48 @@ pub fn conn_of(event: &ConnEvent) -> super::transport::ConnId {
         | ConnEvent::Closed { conn, .. } => *conn,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::k8s::Kind;
+    use crate::sim::{SimDuration, SimTime};
+    use crate::world::harness::Harness;
+    use crate::world::{Node, TEST_SCENARIO};
+
+    fn web_pod(h: &Harness) -> Option<crate::k8s::objects::Pod> {
+        h.store("east")
+            .range(Kind::Pod, Some("default"))
+            .find_map(|o| o.as_pod().cloned())
+    }
+
+    /// The Deployment's pod gets an IP from the node's CIDR, then turns Ready after its start
+    /// delay; the kubelet serves it by that IP.
+    #[test]
+    fn a_pod_gets_an_ip_then_turns_ready() {
+        let mut h = Harness::new(TEST_SCENARIO);
+        h.run_to(SimDuration::from_secs(30));
+        let pod = web_pod(&h).expect("the web pod");
+        assert!(!pod.status.pod_ip.is_empty());
+        assert!(pod.is_ready());
+        let Node::Kubelet(k) = h.world.node(h.id("east/kubelet")) else {
+            panic!("a kubelet")
+        };
+        assert!(k.served == 0, "nothing asked it yet");
+        assert!(h.now() <= SimTime::ZERO + SimDuration::from_secs(30));
+    }
+
+    /// `pod_kill`: the container dies and the kubelet reports the pod not ready.
+    #[test]
+    fn a_killed_pod_is_reported_not_ready() {
+        let scenario = format!(
+            "{TEST_SCENARIO}[[fault]]\nat = \"1m\"\npod_kill = {{ cluster = \"east\", pod = \"POD\" }}\n"
+        );
+        let mut h = Harness::new(TEST_SCENARIO);
+        h.run_to(SimDuration::from_secs(50));
+        let name = web_pod(&h).expect("the web pod").metadata.name;
+        let mut h = Harness::new(&scenario.replace("POD", &name));
+        h.run_to(SimDuration::from_secs(61));
+        let pod = web_pod(&h).expect("the web pod");
+        assert!(!pod.is_ready(), "{:?}", pod.status);
+    }
+}

@@ -1,13 +1,12 @@
-//! Builds the network [`Topology`] from a scenario and translates the scenario's network
-//! faults into topology overlays.
+//! Builds the network [`Topology`] from a scenario (the fault injector adds the scenario's
+//! network faults as overlays on it).
 //!
 //! Default: a scenario without any `[[path]]` gets an implicit `internet` network node with every
 //! cluster attached at 10 ms ± 2 ms, so small scenarios need not spell out a topology. A cluster
 //! with `network = "x"` is attached to network `x` by a 1 ms path.
 
-use crate::net::fault::{BlockMode, Degradation, Direction, Fault};
 use crate::net::topology::{ClusterSpec, NetworkKind, NodeId, PathSpec, Topology};
-use crate::scenario::{FaultKind, PartitionMode, Scenario};
+use crate::scenario::Scenario;
 use crate::sim::SimDuration;
 use std::collections::BTreeMap;
 
@@ -91,82 +90,4 @@ pub fn build(scenario: &Scenario) -> Result<BuiltNetwork, String> {
         nodes,
         clusters,
     })
-}
-
-/// The topology overlays a scenario fault adds (empty for faults that act on components).
-/// `whole_cluster` is the test-only breakage `partition-cuts-whole-cluster`: a broken fault
-/// injector that isolates the first group from *every* other node instead of only the others.
-pub fn overlays(
-    kind: &FaultKind,
-    nodes: &BTreeMap<String, NodeId>,
-    whole_cluster: bool,
-) -> Vec<Fault> {
-    let ids = |names: &[String]| -> Vec<NodeId> {
-        names.iter().filter_map(|n| nodes.get(n).copied()).collect()
-    };
-    match kind {
-        FaultKind::Partition {
-            groups,
-            one_way,
-            mode,
-        } => {
-            let mode = match mode {
-                PartitionMode::Drop => BlockMode::Drop,
-                PartitionMode::Reject => BlockMode::Reject,
-            };
-            let mut out = Vec::new();
-            if whole_cluster {
-                let first = ids(&groups[0]);
-                let rest: Vec<NodeId> = nodes
-                    .values()
-                    .copied()
-                    .filter(|n| !first.contains(n))
-                    .collect();
-                return vec![Fault::partition(&first, &rest, mode)];
-            }
-            for i in 0..groups.len() {
-                for j in (i + 1)..groups.len() {
-                    if *one_way && i != 0 {
-                        continue;
-                    }
-                    let (a, b) = (ids(&groups[i]), ids(&groups[j]));
-                    out.push(if *one_way {
-                        Fault::partition_one_way(&a, &b, mode)
-                    } else {
-                        Fault::partition(&a, &b, mode)
-                    });
-                }
-            }
-            out
-        }
-        FaultKind::ClusterDown(c) => nodes
-            .get(c)
-            .map(|&n| vec![Fault::Down(n)])
-            .unwrap_or_default(),
-        FaultKind::SlowPath { a, b, latency } => match (nodes.get(a), nodes.get(b)) {
-            (Some(&a), Some(&b)) => vec![Fault::slow(a, b, *latency)],
-            _ => Vec::new(),
-        },
-        FaultKind::LossyPath {
-            a,
-            b,
-            loss,
-            duplicate,
-            reorder,
-        } => match (nodes.get(a), nodes.get(b)) {
-            (Some(&a), Some(&b)) => vec![Fault::Degrade {
-                a,
-                b,
-                direction: Direction::Both,
-                degradation: Degradation {
-                    loss: *loss,
-                    duplicate: *duplicate,
-                    reorder: *reorder,
-                    ..Degradation::default()
-                },
-            }],
-            _ => Vec::new(),
-        },
-        _ => Vec::new(),
-    }
 }

@@ -142,7 +142,7 @@ pub fn link_object(
         target_cluster_name: link.name.clone(),
         target_cluster_domain: target
             .map(|c| c.domain.clone())
-            .unwrap_or_else(|| "cluster.local".into()),
+            .unwrap_or_else(|| crate::defaults::CLUSTER_DOMAIN.into()),
         excluded_labels: link.excluded_labels.clone(),
         excluded_annotations: link.excluded_annotations.clone(),
         remote_discovery_selector: parse(&link.remote_discovery_selector),

@@ -475,3 +475,51 @@ impl TrafficClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::sim::{SimDuration, SimTime};
+    use crate::world::harness::Harness;
+    use crate::world::{Node, TEST_SCENARIO};
+
+    const CLIENT: &str = "west/traffic-0";
+
+    /// A tick sends a request's DNS query to the client's own CoreDNS and arms the next tick
+    /// one interval (0.5 s at 2/s) later.
+    #[test]
+    fn a_tick_resolves_through_cluster_dns_and_arms_the_next() {
+        let mut h = Harness::new(TEST_SCENARIO);
+        let tick = h.step_until(SimDuration::from_mins(1), |d| {
+            d.to == CLIENT && d.kind == "timer-traffic"
+        });
+        assert_eq!(tick.at, SimTime::ZERO + SimDuration::from_secs(30));
+        assert!(tick.sent("west/coredns", "dns-query"), "{tick:?}");
+        let next = tick
+            .sent
+            .iter()
+            .find(|s| s.to == CLIENT && s.kind == "timer-traffic");
+        assert_eq!(
+            next.map(|s| s.at),
+            Some(tick.at + SimDuration::from_millis(500))
+        );
+    }
+
+    /// Through the gateway, every request is answered by east's web pod.
+    #[test]
+    fn requests_are_answered_by_the_target_pod() {
+        let mut h = Harness::new(TEST_SCENARIO);
+        h.run_to(SimDuration::from_mins(2));
+        let Node::Traffic(t) = h.world.node(h.id(CLIENT)) else {
+            panic!("a traffic client")
+        };
+        let all = t.log.window(SimTime::ZERO, None).merged();
+        assert!(all.sent > 100);
+        assert!(all.ok * 10 >= all.sent * 9, "{} of {}", all.ok, all.sent);
+        assert_eq!(all.served_by.keys().collect::<Vec<_>>(), ["east"]);
+        let last = t.log.last().map(|r| r.result.clone());
+        assert!(
+            matches!(&last, Some(Ok(pod)) if pod.starts_with("east/default/web-")),
+            "{last:?}"
+        );
+    }
+}

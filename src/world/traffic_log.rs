@@ -120,7 +120,7 @@ impl Aggregate {
 }
 
 /// A traffic client's requests, folded into segments between registered boundaries.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct TrafficLog {
     /// Sorted, distinct; segment `i` holds requests sent in `[boundaries[i-1], boundaries[i])`.
     boundaries: Vec<SimTime>,
@@ -128,6 +128,13 @@ pub struct TrafficLog {
     /// The request with the latest send time (the last of them to complete on a tie).
     last: Option<RequestRecord>,
     completed: u64,
+}
+
+/// A log of one segment (no boundaries): totals only.
+impl Default for TrafficLog {
+    fn default() -> TrafficLog {
+        TrafficLog::new(Vec::new())
+    }
 }
 
 impl TrafficLog {
@@ -166,8 +173,8 @@ impl TrafficLog {
     /// The requests whose send time `t` satisfies `include(t)`, where `include` changes value
     /// only at the instants in `cuts` (a window's ends). Panics when a segment's requests lie
     /// on both sides of a cut: that cut was not registered as a boundary (an mcsim bug).
-    pub fn sum(&self, cuts: &[SimTime], include: impl Fn(SimTime) -> bool) -> Aggregate {
-        let mut total = Aggregate::default();
+    pub fn sum(&self, cuts: &[SimTime], include: impl Fn(SimTime) -> bool) -> Selection<'_> {
+        let mut segments = Vec::new();
         for seg in &self.segments {
             let Some((first, last)) = seg.span else {
                 continue;
@@ -178,16 +185,56 @@ impl TrafficLog {
                 );
             }
             if include(first) {
-                total.merge(seg);
+                segments.push(seg);
             }
         }
-        total
+        Selection { segments }
     }
 
     /// The requests sent in `[from, to)` (`to = None`: to the end of the run).
-    pub fn window(&self, from: SimTime, to: Option<SimTime>) -> Aggregate {
+    pub fn window(&self, from: SimTime, to: Option<SimTime>) -> Selection<'_> {
         let cuts: Vec<SimTime> = std::iter::once(from).chain(to).collect();
         self.sum(&cuts, |t| from <= t && to.is_none_or(|to| t < to))
+    }
+}
+
+/// The segments a query selected; counts are cheap, [`Selection::merged`] builds the whole
+/// aggregate (failure reasons, served-by, latency histogram) only when a report needs it.
+pub struct Selection<'a> {
+    segments: Vec<&'a Aggregate>,
+}
+
+impl Selection<'_> {
+    pub fn sent(&self) -> u64 {
+        self.segments.iter().map(|s| s.sent).sum()
+    }
+
+    pub fn ok(&self) -> u64 {
+        self.segments.iter().map(|s| s.ok).sum()
+    }
+
+    /// `ok / sent`; `None` when nothing was sent.
+    pub fn ratio(&self) -> Option<f64> {
+        let sent = self.sent();
+        (sent > 0).then(|| self.ok() as f64 / sent as f64)
+    }
+
+    /// The first failure reason to complete.
+    pub fn first_failure(&self) -> Option<&str> {
+        self.segments
+            .iter()
+            .filter_map(|s| s.first_failure.as_ref())
+            .min_by_key(|(seq, _)| *seq)
+            .map(|(_, r)| r.as_str())
+    }
+
+    /// Everything about the selected requests in one aggregate.
+    pub fn merged(&self) -> Aggregate {
+        let mut total = Aggregate::default();
+        for seg in &self.segments {
+            total.merge(seg);
+        }
+        total
     }
 }
 
@@ -219,7 +266,10 @@ mod tests {
             log.record(r.clone());
         }
         for (from, to) in [(0, Some(200)), (200, Some(800)), (500, None), (0, None)] {
-            let w = log.window(b(from), to.map(b));
+            let selection = log.window(b(from), to.map(b));
+            let w = selection.merged();
+            assert_eq!(selection.sent(), w.sent);
+            assert_eq!(selection.first_failure(), w.first_failure());
             let list: Vec<&RequestRecord> = all
                 .iter()
                 .filter(|r| r.sent >= b(from) && to.is_none_or(|t| r.sent < b(t)))
