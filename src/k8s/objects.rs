@@ -1251,7 +1251,8 @@ pub struct LinkCondition {
     pub status: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// Always written, empty or not: the Go type has no `omitempty` and the CRD requires it.
+    #[serde(default)]
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_transition_time: Option<String>,
@@ -1326,14 +1327,17 @@ impl Link {
                 *field = value.to_string();
             }
         };
-        fill(&mut s.target_cluster_domain, "cluster.local");
+        fill(
+            &mut s.target_cluster_domain,
+            crate::defaults::CLUSTER_DOMAIN,
+        );
         fill(&mut s.target_cluster_linkerd_namespace, "linkerd");
         if s.cluster_credentials_secret.is_empty() && !s.target_cluster_name.is_empty() {
             s.cluster_credentials_secret = format!("cluster-credentials-{}", s.target_cluster_name);
         }
         if !s.gateway_address.is_empty() {
             fill(&mut s.gateway_port, "4143");
-            fill(&mut s.probe_spec.path, "/ready");
+            fill(&mut s.probe_spec.path, crate::defaults::PROBE_PATH);
             fill(&mut s.probe_spec.port, "4191");
             fill(&mut s.probe_spec.period, "3s");
             if s.selector.is_none() {
@@ -1556,6 +1560,139 @@ impl Object {
             }
             _ => false,
         }
+    }
+
+    /// Equal but for server-managed metadata (resourceVersion, generation, timestamps, uid):
+    /// typed field by field (every field is named, so a new field is a compile error here), which
+    /// is what comparing the two JSON documents without those fields decides, without building them.
+    pub fn content_eq(&self, other: &Object) -> bool {
+        let (a, b) = (self, other);
+        fn meta_eq(a: &ObjectMeta, b: &ObjectMeta) -> bool {
+            let ObjectMeta {
+                name,
+                generate_name,
+                namespace,
+                uid: _,
+                resource_version: _,
+                generation: _,
+                creation_timestamp: _,
+                deletion_timestamp,
+                deletion_grace_period_seconds,
+                labels,
+                annotations,
+                owner_references,
+                finalizers,
+            } = a;
+            *name == b.name
+                && *generate_name == b.generate_name
+                && *namespace == b.namespace
+                && *deletion_timestamp == b.deletion_timestamp
+                && *deletion_grace_period_seconds == b.deletion_grace_period_seconds
+                && *labels == b.labels
+                && *annotations == b.annotations
+                && *owner_references == b.owner_references
+                && *finalizers == b.finalizers
+        }
+        meta_eq(a.meta(), b.meta())
+            && match (a, b) {
+                (Object::Namespace(x), Object::Namespace(y)) => {
+                    let Namespace {
+                        metadata: _,
+                        spec,
+                        status,
+                    } = x;
+                    *spec == y.spec && *status == y.status
+                }
+                (Object::Service(x), Object::Service(y)) => {
+                    let Service {
+                        metadata: _,
+                        spec,
+                        status,
+                    } = x;
+                    *spec == y.spec && *status == y.status
+                }
+                (Object::Endpoints(x), Object::Endpoints(y)) => {
+                    let Endpoints {
+                        metadata: _,
+                        subsets,
+                    } = x;
+                    *subsets == y.subsets
+                }
+                (Object::EndpointSlice(x), Object::EndpointSlice(y)) => {
+                    let EndpointSlice {
+                        metadata: _,
+                        address_type,
+                        endpoints,
+                        ports,
+                    } = x;
+                    *address_type == y.address_type
+                        && *endpoints == y.endpoints
+                        && *ports == y.ports
+                }
+                (Object::Pod(x), Object::Pod(y)) => {
+                    let Pod {
+                        metadata: _,
+                        spec,
+                        status,
+                    } = x;
+                    *spec == y.spec && *status == y.status
+                }
+                (Object::StatefulSet(x), Object::StatefulSet(y)) => {
+                    let StatefulSet {
+                        metadata: _,
+                        spec,
+                        status,
+                    } = x;
+                    *spec == y.spec && *status == y.status
+                }
+                (Object::Deployment(x), Object::Deployment(y)) => {
+                    let Deployment {
+                        metadata: _,
+                        spec,
+                        status,
+                    } = x;
+                    *spec == y.spec && *status == y.status
+                }
+                (Object::Secret(x), Object::Secret(y)) => {
+                    let Secret {
+                        metadata: _,
+                        type_,
+                        data,
+                        string_data,
+                    } = x;
+                    *type_ == y.type_ && *data == y.data && *string_data == y.string_data
+                }
+                (Object::Event(x), Object::Event(y)) => {
+                    let Event {
+                        metadata: _,
+                        involved_object,
+                        reason,
+                        message,
+                        type_,
+                        source,
+                        count,
+                        first_timestamp,
+                        last_timestamp,
+                    } = x;
+                    *involved_object == y.involved_object
+                        && *reason == y.reason
+                        && *message == y.message
+                        && *type_ == y.type_
+                        && *source == y.source
+                        && *count == y.count
+                        && *first_timestamp == y.first_timestamp
+                        && *last_timestamp == y.last_timestamp
+                }
+                (Object::Link(x), Object::Link(y)) => {
+                    let Link {
+                        metadata: _,
+                        spec,
+                        status,
+                    } = x;
+                    *spec == y.spec && *status == y.status
+                }
+                _ => false,
+            }
     }
 
     /// Copies `from`'s status into `self` (same kind; no-op for kinds without status).
