@@ -296,13 +296,13 @@ fn check_refuses_every_manifest_that_run_would_refuse() {
         (None, format!("{s}:11:8: expected a readable manifest file")),
         (
             Some("apiVersion: v1\nkind: Sevrice\nmetadata:\n  name: a\n"),
-            format!("{m}:1:1: document 1: no kind \"Sevrice\""),
+            format!("{m}:2:1: document 1: no matches for kind \"Sevrice\" in version \"v1\""),
         ),
         (
             Some(
                 "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\n  namespace: default\nspec:\n  ports: \"80\"\n",
             ),
-            format!("{m}:1:1: document 1: spec.ports: invalid type"),
+            format!("{m}:7:3: document 1: spec.ports: Invalid value: \"80\": expected a list"),
         ),
         (
             Some(

@@ -336,7 +336,7 @@ impl WatchRequest {
     }
     /// Whether `obj` is in this watch's selection.
     pub fn selects(&self, obj: &Object) -> bool {
-        obj.kind() == self.kind
+        self.kind.covers(obj.kind())
             && self
                 .namespace
                 .as_deref()

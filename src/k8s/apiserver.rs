@@ -23,9 +23,10 @@ use super::api::{
     DeleteOptions, LinkStatusSection, Propagation, Request, Response, Status, Subresource,
     WatchEvent, WatchId, WatchRequest,
 };
+use super::discovery::Discovery;
 use super::objects::{
     Kind, LinkCondition, LinkServiceStatus, Namespace, NamespacePhase, Object, ObjectKey,
-    ObjectMeta, PodPhase, PodStatus, ServiceType, TypedRef, base64_encode, rfc3339,
+    ObjectMeta, OpaqueKind, PodPhase, PodStatus, ServiceType, TypedRef, base64_encode, rfc3339,
 };
 use super::shared_list::SharedList;
 use super::store::{ObjectView, Store};
@@ -138,6 +139,8 @@ pub struct ApiServer {
     /// Positions of Link status entries by remote Service, per Link (a cache: rebuilt when the
     /// stored Link is not the version it describes).
     link_status_index: BTreeMap<ObjectKey, LinkStatusIndex>,
+    /// The kinds this server serves: the built-ins plus those of the CRDs it stores.
+    discovery: Discovery,
 }
 
 /// Where each remote Service's entries are in one version of a Link's status lists.
@@ -192,6 +195,7 @@ impl ApiServer {
             cluster_ips: BTreeMap::new(),
             node_ports: BTreeMap::new(),
             link_status_index: BTreeMap::new(),
+            discovery: Discovery::new(),
         };
         for ns in IMMORTAL_NAMESPACES {
             let created = s.handle(SimTime::ZERO, rng, Request::create(Namespace::new(ns)));
@@ -213,6 +217,10 @@ impl ApiServer {
     }
     pub fn store(&self) -> &Store {
         &self.store
+    }
+    /// The kinds this server serves (built-in kinds and those of its stored CRDs).
+    pub fn discovery(&self) -> &Discovery {
+        &self.discovery
     }
     pub fn len(&self) -> usize {
         self.store.len()
@@ -335,6 +343,16 @@ impl ApiServer {
         mut obj: Object,
     ) -> Result<Arc<Object>, Status> {
         let kind = obj.kind();
+        if !self.discovery.serves(kind) {
+            return Err(Status::new(
+                404,
+                super::api::StatusReason::NotFound,
+                format!(
+                    "the server could not find the requested resource ({})",
+                    kind.resource()
+                ),
+            ));
+        }
         if !kind.namespaced() {
             obj.meta_mut().namespace.clear();
         }
@@ -414,6 +432,7 @@ impl ApiServer {
         let rv = self.bump();
         obj.meta_mut().resource_version = rv.to_string();
         let obj = Arc::new(obj);
+        self.discovery.learn(&obj);
         self.store.insert_with_key(key, obj.clone());
         self.record(now, ChangeType::Added, obj.clone(), None);
         Ok(obj)
@@ -556,7 +575,11 @@ impl ApiServer {
                     ));
                 }
             }
-            Object::Namespace(_) | Object::Secret(_) | Object::Event(_) | Object::Link(_) => {}
+            Object::Namespace(_)
+            | Object::Secret(_)
+            | Object::Event(_)
+            | Object::Link(_)
+            | Object::Opaque(_) => {}
         }
         out
     }
@@ -801,7 +824,7 @@ impl ApiServer {
         let mut doc =
             serde_json::to_value(&*stored).map_err(|e| Status::internal(&e.to_string()))?;
         merge_patch(&mut doc, patch);
-        let patched = Object::from_json_value(doc)
+        let patched = Object::from_json_value_in(doc, &self.discovery)
             .map_err(|e| Status::bad_request(format!("invalid patch: {e}")))?;
         if patched.key() != key {
             return Err(Status::invalid(
@@ -1026,6 +1049,7 @@ impl ApiServer {
         last.meta_mut().resource_version = rv.to_string();
         let last = Arc::new(last);
         self.store.remove(key);
+        self.discovery.forget(&last);
         self.release_service_addresses(key);
         self.record(now, ChangeType::Deleted, last.clone(), None);
         last
@@ -1083,14 +1107,25 @@ impl ApiServer {
     fn fan_out(&mut self, change: &Change) {
         let kind = change.obj.kind();
         let ns = change.obj.namespace().to_string();
-        let all = self.watch_index.get(&(kind, None));
-        let in_ns = if kind.namespaced() {
-            self.watch_index.get(&(kind, Some(ns)))
-        } else {
-            None
-        };
-        let mut ids: Vec<WatchId> = all.into_iter().chain(in_ns).flatten().copied().collect();
-        if all.is_some() && in_ns.is_some() {
+        let mut kinds = vec![kind];
+        if let Kind::Opaque(_) = kind {
+            kinds.push(Kind::Opaque(OpaqueKind::ANY));
+        }
+        let mut ids: Vec<WatchId> = Vec::new();
+        let mut sets = 0;
+        for k in kinds {
+            let all = self.watch_index.get(&(k, None));
+            let in_ns = if k.namespaced() {
+                self.watch_index.get(&(k, Some(ns.clone())))
+            } else {
+                None
+            };
+            for set in all.into_iter().chain(in_ns) {
+                sets += 1;
+                ids.extend(set.iter().copied());
+            }
+        }
+        if sets > 1 {
             ids.sort_unstable();
         }
         for id in ids {
@@ -1308,6 +1343,11 @@ fn reset_status_on_create(obj: &mut Object) {
         Object::StatefulSet(s) => s.status = Default::default(),
         Object::Deployment(d) => d.status = Default::default(),
         Object::Link(l) => l.status = Default::default(),
+        // An opaque kind's status (if it has one) is the server's to write, as for the
+        // modelled kinds with a status subresource.
+        Object::Opaque(o) => {
+            o.content.remove("status");
+        }
         Object::Endpoints(_) | Object::EndpointSlice(_) | Object::Secret(_) | Object::Event(_) => {}
     }
 }

@@ -542,7 +542,7 @@ impl Informer {
     fn on_listed(&mut self, items: Vec<Arc<Object>>, rv: u64, out: &mut Vec<InformerEffect>) {
         let mut old = std::mem::take(&mut self.cache);
         for item in items {
-            if item.kind() != self.config.kind {
+            if !self.config.kind.covers(item.kind()) {
                 continue;
             }
             let key = item.key();
@@ -596,7 +596,7 @@ impl Informer {
         let new_rv = event.resource_version().unwrap_or(rv).max(rv);
         match event {
             WatchEvent::Added(obj) | WatchEvent::Modified(obj) => {
-                if obj.kind() == self.config.kind {
+                if self.config.kind.covers(obj.kind()) {
                     let key = obj.key();
                     match self.cache.insert_with_key(key, obj.clone()) {
                         Some(old) => {

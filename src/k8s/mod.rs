@@ -14,7 +14,9 @@
 pub mod api;
 pub mod apiserver;
 pub mod controllers;
+pub mod discovery;
 pub mod dns;
+pub mod field_validation;
 pub mod informer;
 pub mod manifest;
 pub mod objects;
@@ -32,7 +34,7 @@ pub use api::{
 pub use apiserver::{ApiServer, ApiServerConfig};
 pub use dns::{Dns, DnsConfig, DnsRecord, DnsResponse, QueryType};
 pub use informer::{Delta, Informer, InformerConfig, InformerEffect, InformerInput};
-pub use objects::{Kind, Object, ObjectKey, ObjectMeta};
+pub use objects::{Kind, Object, ObjectKey, ObjectMeta, OpaqueKind, OpaqueObject};
 pub use selector::LabelSelector;
 pub use store::{MultiView, ObjectView, Store};
 pub use workqueue::WorkQueue;

@@ -131,8 +131,9 @@ pub fn parse_rfc3339(text: &str) -> Option<SimTime> {
 // Kinds and keys
 // ---------------------------------------------------------------------------------------------
 
-/// Every kind the model knows. Ordered (the order of dumps and of `ObjectKey`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// Every kind the model knows: the modelled kinds, then any other kind the API server stores
+/// without modelling it ([`OpaqueKind`]). Ordered (the order of dumps and of `ObjectKey`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     Namespace,
     Service,
@@ -144,16 +145,35 @@ pub enum Kind {
     Secret,
     Event,
     Link,
+    /// A kind the API server knows (built in, or defined by a CustomResourceDefinition) and
+    /// stores with its metadata honoured, but whose content mcsim does not model.
+    Opaque(OpaqueKind),
 }
 
-/// In a trace digest: the kind's position in the declaration (Namespace 0 ... Link 9).
+/// In a trace digest: the kind's position in the declaration (Namespace 0 ... Link 9); an
+/// opaque kind is 10 followed by its group and kind.
 impl crate::sim::hash::Digest for Kind {
     fn digest(&self, h: &mut crate::sim::hash::StableHasher) {
-        h.word(*self as u64);
+        match self {
+            Kind::Opaque(o) => {
+                h.word(10);
+                h.add(o.group());
+                h.add(o.kind());
+            }
+            modelled => h.word(modelled.ordinal()),
+        }
+    }
+}
+
+/// `"Service"`: the `kind` string (what dumps and keys show).
+impl Serialize for Kind {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
     }
 }
 
 impl Kind {
+    /// The modelled kinds.
     pub const ALL: [Kind; 10] = [
         Kind::Namespace,
         Kind::Service,
@@ -166,6 +186,22 @@ impl Kind {
         Kind::Event,
         Kind::Link,
     ];
+
+    fn ordinal(self) -> u64 {
+        match self {
+            Kind::Namespace => 0,
+            Kind::Service => 1,
+            Kind::Endpoints => 2,
+            Kind::EndpointSlice => 3,
+            Kind::Pod => 4,
+            Kind::StatefulSet => 5,
+            Kind::Deployment => 6,
+            Kind::Secret => 7,
+            Kind::Event => 8,
+            Kind::Link => 9,
+            Kind::Opaque(_) => 10,
+        }
+    }
 
     /// The `kind` field.
     pub fn as_str(self) -> &'static str {
@@ -180,10 +216,12 @@ impl Kind {
             Kind::Secret => "Secret",
             Kind::Event => "Event",
             Kind::Link => "Link",
+            Kind::Opaque(o) => o.kind(),
         }
     }
 
-    /// The `apiVersion` this model serves the kind at.
+    /// The `apiVersion` this model serves the kind at (an opaque kind: the version it was
+    /// first seen at; each opaque object keeps the version it was written at).
     pub fn api_version(self) -> &'static str {
         match self {
             Kind::Namespace
@@ -194,7 +232,16 @@ impl Kind {
             | Kind::Event => "v1",
             Kind::EndpointSlice => "discovery.k8s.io/v1",
             Kind::StatefulSet | Kind::Deployment => "apps/v1",
-            Kind::Link => "multicluster.linkerd.io/v1alpha3",
+            Kind::Link => LINK_API_VERSION,
+            Kind::Opaque(o) => o.api_version(),
+        }
+    }
+
+    /// The API group (`""` for the core group).
+    pub fn group(self) -> &'static str {
+        match self {
+            Kind::Opaque(o) => o.group(),
+            modelled => api_group(modelled.api_version()),
         }
     }
 
@@ -211,12 +258,17 @@ impl Kind {
             Kind::Secret => "secrets",
             Kind::Event => "events",
             Kind::Link => "links.multicluster.linkerd.io",
+            Kind::Opaque(o) => o.resource(),
         }
     }
 
     /// Whether objects of this kind live in a namespace.
     pub fn namespaced(self) -> bool {
-        !matches!(self, Kind::Namespace)
+        match self {
+            Kind::Namespace => false,
+            Kind::Opaque(o) => o.namespaced(),
+            _ => true,
+        }
     }
 
     /// Whether the kind has a `/status` subresource (spec writes keep the stored status and
@@ -238,10 +290,141 @@ impl Kind {
         matches!(self, Kind::StatefulSet | Kind::Deployment | Kind::Link)
     }
 
-    /// Looks a kind up by its `kind` string, requiring the matching `apiVersion` when given.
+    /// Looks a modelled kind up by its `kind` string, requiring the matching `apiVersion` when
+    /// given.
     pub fn from_type(api_version: &str, kind: &str) -> Option<Kind> {
         let k = Kind::ALL.into_iter().find(|k| k.as_str() == kind)?;
         (api_version.is_empty() || api_version == k.api_version()).then_some(k)
+    }
+
+    /// Whether `self`, used as the kind of a list or watch, covers objects of kind `k`:
+    /// [`OpaqueKind::ANY`] covers every opaque kind.
+    pub fn covers(self, k: Kind) -> bool {
+        match (self, k) {
+            (Kind::Opaque(w), Kind::Opaque(_)) if w.is_any() => true,
+            (a, b) => a == b,
+        }
+    }
+}
+
+/// The version of the Link CRD that is stored and served to the controllers.
+pub const LINK_API_VERSION: &str = "multicluster.linkerd.io/v1alpha3";
+
+/// The group of an `apiVersion` (`"apps/v1"` → `"apps"`, `"v1"` → `""`).
+pub fn api_group(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(g, _)| g)
+}
+
+/// A resource type stored without being modelled. Interned: each distinct (group, kind, scope)
+/// is allocated once per process and never freed, so the kind is `Copy` like the modelled
+/// ones; equality and order compare the contents, so interning order cannot matter.
+#[derive(Clone, Copy)]
+pub struct OpaqueKind(&'static OpaqueKindInfo);
+
+#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct OpaqueKindInfo {
+    group: String,
+    kind: String,
+    namespaced: bool,
+    /// `<plural>.<group>` (or `<plural>` in the core group).
+    resource: String,
+    /// The `apiVersion` the kind was first interned with (for owner references to it).
+    api_version: String,
+}
+
+static OPAQUE_KINDS: std::sync::Mutex<std::collections::BTreeSet<&'static OpaqueKindInfo>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// The wildcard: as the kind of a list or watch, every opaque kind.
+static ANY_OPAQUE: OpaqueKindInfo = OpaqueKindInfo {
+    group: String::new(),
+    kind: String::new(),
+    namespaced: true,
+    resource: String::new(),
+    api_version: String::new(),
+};
+
+impl OpaqueKind {
+    /// The wildcard opaque kind (see [`Kind::covers`]).
+    pub const ANY: OpaqueKind = OpaqueKind(&ANY_OPAQUE);
+
+    /// The interned kind `kind` of `api_version`'s group with the given scope and plural.
+    pub fn intern(api_version: &str, kind: &str, plural: &str, namespaced: bool) -> OpaqueKind {
+        let group = api_group(api_version);
+        let probe = OpaqueKindInfo {
+            group: group.to_string(),
+            kind: kind.to_string(),
+            namespaced,
+            resource: String::new(),
+            api_version: String::new(),
+        };
+        let mut set = OPAQUE_KINDS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = set.range::<OpaqueKindInfo, _>(&probe..).next().filter(|f| {
+            f.group == probe.group && f.kind == probe.kind && f.namespaced == namespaced
+        }) {
+            return OpaqueKind(found);
+        }
+        let resource = if group.is_empty() {
+            plural.to_string()
+        } else {
+            format!("{plural}.{group}")
+        };
+        let info: &'static OpaqueKindInfo = Box::leak(Box::new(OpaqueKindInfo {
+            resource,
+            api_version: api_version.to_string(),
+            ..probe
+        }));
+        set.insert(info);
+        OpaqueKind(info)
+    }
+
+    pub fn group(self) -> &'static str {
+        &self.0.group
+    }
+    pub fn kind(self) -> &'static str {
+        &self.0.kind
+    }
+    pub fn namespaced(self) -> bool {
+        self.0.namespaced
+    }
+    pub fn resource(self) -> &'static str {
+        &self.0.resource
+    }
+    pub fn api_version(self) -> &'static str {
+        &self.0.api_version
+    }
+    pub fn is_any(self) -> bool {
+        self.0.kind.is_empty()
+    }
+    fn identity(self) -> (&'static str, &'static str, bool) {
+        (&self.0.group, &self.0.kind, self.0.namespaced)
+    }
+}
+
+impl PartialEq for OpaqueKind {
+    fn eq(&self, other: &Self) -> bool {
+        self.identity() == other.identity()
+    }
+}
+impl Eq for OpaqueKind {}
+impl PartialOrd for OpaqueKind {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for OpaqueKind {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.identity().cmp(&other.identity())
+    }
+}
+impl std::hash::Hash for OpaqueKind {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.identity().hash(state);
+    }
+}
+impl fmt::Debug for OpaqueKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.resource)
     }
 }
 
@@ -308,7 +491,7 @@ impl OwnerReference {
     /// controllers set it on objects they create.
     pub fn controller_ref(owner: &Object) -> OwnerReference {
         OwnerReference {
-            api_version: owner.kind().api_version().to_string(),
+            api_version: owner.api_version().to_string(),
             kind: owner.kind().as_str().to_string(),
             name: owner.meta().name.clone(),
             uid: owner.meta().uid.clone(),
@@ -1068,7 +1251,8 @@ pub struct LinkCondition {
     pub status: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub reason: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// Always written, empty or not: the Go type has no `omitempty` and the CRD requires it.
+    #[serde(default)]
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_transition_time: Option<String>,
@@ -1172,6 +1356,69 @@ impl Link {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Opaque objects (kinds stored but not modelled)
+// ---------------------------------------------------------------------------------------------
+
+/// An object of a kind the API server stores but mcsim does not model (ServiceAccount,
+/// ConfigMap, Role, a custom resource, ...): its metadata is honoured like any object's
+/// (namespace, labels, owner references, finalizers, garbage collection); everything else is
+/// kept as written and shown in dumps.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OpaqueObject {
+    pub kind: OpaqueKind,
+    /// The `apiVersion` the object was written at.
+    pub api_version: String,
+    pub metadata: ObjectMeta,
+    /// Every other top-level field (`spec`, `data`, `rules`, `subjects`, ...).
+    pub content: serde_json::Map<String, serde_json::Value>,
+}
+
+impl OpaqueObject {
+    /// Builds the object from its JSON (`apiVersion`, `kind`, `metadata` and the rest).
+    pub fn from_value(kind: OpaqueKind, value: serde_json::Value) -> Result<OpaqueObject, String> {
+        let serde_json::Value::Object(mut map) = value else {
+            return Err("expected a mapping".to_string());
+        };
+        let api_version = match map.remove("apiVersion") {
+            Some(serde_json::Value::String(v)) => v,
+            _ => kind.api_version().to_string(),
+        };
+        map.remove("kind");
+        let metadata = match map.remove("metadata") {
+            None | Some(serde_json::Value::Null) => ObjectMeta::default(),
+            Some(m) => serde_path_to_error::deserialize(m).map_err(|e| {
+                let path = e.path().to_string();
+                if path == "." {
+                    format!("metadata: {}", e.inner())
+                } else {
+                    format!("metadata.{path}: {}", e.inner())
+                }
+            })?,
+        };
+        Ok(OpaqueObject {
+            kind,
+            api_version,
+            metadata,
+            content: map,
+        })
+    }
+}
+
+impl Serialize for OpaqueObject {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(self.content.len() + 3))?;
+        m.serialize_entry("apiVersion", &self.api_version)?;
+        m.serialize_entry("kind", self.kind.kind())?;
+        m.serialize_entry("metadata", &self.metadata)?;
+        for (k, v) in &self.content {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Object
 // ---------------------------------------------------------------------------------------------
 
@@ -1188,6 +1435,7 @@ pub enum Object {
     Secret(Secret),
     Event(Event),
     Link(Link),
+    Opaque(OpaqueObject),
 }
 
 macro_rules! each_kind {
@@ -1203,6 +1451,7 @@ macro_rules! each_kind {
             Object::Secret($x) => $body,
             Object::Event($x) => $body,
             Object::Link($x) => $body,
+            Object::Opaque($x) => $body,
         }
     };
 }
@@ -1238,6 +1487,7 @@ accessors! {
     Secret, Secret, as_secret, as_secret_mut;
     Event, Event, as_event, as_event_mut;
     Link, Link, as_link, as_link_mut;
+    Opaque, OpaqueObject, as_opaque, as_opaque_mut;
 }
 
 impl Object {
@@ -1253,6 +1503,14 @@ impl Object {
             Object::Secret(_) => Kind::Secret,
             Object::Event(_) => Kind::Event,
             Object::Link(_) => Kind::Link,
+            Object::Opaque(o) => Kind::Opaque(o.kind),
+        }
+    }
+    /// The `apiVersion` the object is served at (an opaque object: the one it was written at).
+    pub fn api_version(&self) -> &str {
+        match self {
+            Object::Opaque(o) => &o.api_version,
+            other => other.kind().api_version(),
         }
     }
     pub fn meta(&self) -> &ObjectMeta {
@@ -1297,6 +1555,9 @@ impl Object {
                 &a == b
             }
             (Object::Link(a), Object::Link(b)) => a.spec == b.spec,
+            (Object::Opaque(a), Object::Opaque(b)) => {
+                a.kind == b.kind && a.api_version == b.api_version && a.content == b.content
+            }
             _ => false,
         }
     }
@@ -1460,9 +1721,23 @@ impl Object {
         }
     }
 
-    /// Builds an object from a JSON value holding `apiVersion`, `kind` and the body. Errors name
-    /// the failing field path.
+    /// Builds an object from a JSON value holding `apiVersion`, `kind` and the body, resolving
+    /// the kind against the built-in kinds only (see [`Object::from_json_value_in`]). Errors
+    /// name the failing field path.
     pub fn from_json_value(value: serde_json::Value) -> Result<Object, String> {
+        Object::from_json_value_in(value, &super::discovery::Discovery::new())
+    }
+
+    /// [`Object::from_json_value`] with the kinds `discovery` knows (CRD-defined ones too): a
+    /// modelled kind becomes its typed object (a Link at any served version is converted to
+    /// the stored version, as the CRD's `None` conversion does: same fields, new
+    /// `apiVersion`), any other known kind an [`OpaqueObject`]. Fields the typed objects do
+    /// not model are dropped (call [`super::field_validation::validate`] first to refuse unknown
+    /// ones).
+    pub fn from_json_value_in(
+        value: serde_json::Value,
+        discovery: &super::discovery::Discovery,
+    ) -> Result<Object, String> {
         let kind_str = value
             .get("kind")
             .and_then(|k| k.as_str())
@@ -1479,19 +1754,7 @@ impl Object {
         if api_version.is_empty() {
             return Err("missing field `apiVersion`".to_string());
         }
-        let Some(kind) = Kind::from_type(&api_version, &kind_str) else {
-            return Err(
-                match Kind::ALL.into_iter().find(|k| k.as_str() == kind_str) {
-                    Some(k) => format!(
-                        "no kind \"{kind_str}\" is registered for version \"{api_version}\" (this model serves {})",
-                        k.api_version()
-                    ),
-                    None => format!(
-                        "no kind \"{kind_str}\" is registered for version \"{api_version}\""
-                    ),
-                },
-            );
-        };
+        let kind = discovery.resolve(&api_version, &kind_str)?;
         fn typed<T: for<'de> Deserialize<'de>>(value: serde_json::Value) -> Result<T, String> {
             // Fast path without path tracking; on an error, again with it for the message.
             if let Ok(t) = T::deserialize(&value) {
@@ -1517,6 +1780,7 @@ impl Object {
             Kind::Secret => Object::Secret(typed(value)?),
             Kind::Event => Object::Event(typed(value)?),
             Kind::Link => Object::Link(typed(value)?),
+            Kind::Opaque(o) => Object::Opaque(OpaqueObject::from_value(o, value)?),
         })
     }
 }
@@ -1533,7 +1797,69 @@ struct Tagged<'a, T> {
 impl Serialize for Object {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let kind = self.kind();
-        each_kind!(self, x => Tagged { api_version: kind.api_version(), kind: kind.as_str(), inner: x }.serialize(s))
+        match self {
+            Object::Opaque(o) => o.serialize(s),
+            Object::Namespace(x) => Tagged {
+                api_version: kind.api_version(),
+                kind: kind.as_str(),
+                inner: x,
+            }
+            .serialize(s),
+            Object::Service(x) => Tagged {
+                api_version: kind.api_version(),
+                kind: kind.as_str(),
+                inner: x,
+            }
+            .serialize(s),
+            Object::Endpoints(x) => Tagged {
+                api_version: kind.api_version(),
+                kind: kind.as_str(),
+                inner: x,
+            }
+            .serialize(s),
+            Object::EndpointSlice(x) => Tagged {
+                api_version: kind.api_version(),
+                kind: kind.as_str(),
+                inner: x,
+            }
+            .serialize(s),
+            Object::Pod(x) => Tagged {
+                api_version: kind.api_version(),
+                kind: kind.as_str(),
+                inner: x,
+            }
+            .serialize(s),
+            Object::StatefulSet(x) => Tagged {
+                api_version: kind.api_version(),
+                kind: kind.as_str(),
+                inner: x,
+            }
+            .serialize(s),
+            Object::Deployment(x) => Tagged {
+                api_version: kind.api_version(),
+                kind: kind.as_str(),
+                inner: x,
+            }
+            .serialize(s),
+            Object::Secret(x) => Tagged {
+                api_version: kind.api_version(),
+                kind: kind.as_str(),
+                inner: x,
+            }
+            .serialize(s),
+            Object::Event(x) => Tagged {
+                api_version: kind.api_version(),
+                kind: kind.as_str(),
+                inner: x,
+            }
+            .serialize(s),
+            Object::Link(x) => Tagged {
+                api_version: kind.api_version(),
+                kind: kind.as_str(),
+                inner: x,
+            }
+            .serialize(s),
+        }
     }
 }
 
@@ -1642,7 +1968,7 @@ mod tests {
         assert!(
             Object::from_json_value(v)
                 .unwrap_err()
-                .contains("registered for version")
+                .contains("no matches for kind \"Service\" in version \"apps/v1\"")
         );
         let v = serde_json::json!({"apiVersion": "v1", "kind": "Service",
             "spec": {"ports": [{"port": "eighty"}]}});

@@ -245,19 +245,27 @@ impl Store {
     }
 
     /// Objects of `kind` (in `namespace` when given), in key order, without scanning other
-    /// kinds or namespaces.
+    /// kinds or namespaces. [`OpaqueKind::ANY`](super::objects::OpaqueKind::ANY) lists every
+    /// opaque object (in `namespace` when given).
     pub fn range(&self, kind: Kind, namespace: Option<&str>) -> impl Iterator<Item = &Arc<Object>> {
+        let wildcard = matches!(kind, Kind::Opaque(o) if o.is_any());
         let start = ObjectKey {
             kind,
-            namespace: namespace.unwrap_or("").to_string(),
+            namespace: if wildcard {
+                String::new()
+            } else {
+                namespace.unwrap_or("").to_string()
+            },
             name: String::new(),
         };
         let ns = namespace.map(str::to_string);
+        let ns_filter = ns.clone();
         self.map
             .range((Bound::Included(start), Bound::Unbounded))
             .take_while(move |(k, _)| {
-                k.kind == kind && ns.as_ref().is_none_or(|ns| &k.namespace == ns)
+                kind.covers(k.kind) && (wildcard || ns.as_ref().is_none_or(|ns| &k.namespace == ns))
             })
+            .filter(move |(k, _)| ns_filter.as_ref().is_none_or(|ns| &k.namespace == ns))
             .map(|(_, v)| v)
     }
 }

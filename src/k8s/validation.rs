@@ -54,6 +54,11 @@ pub fn name_errors(obj: &Object, name: &str) -> Vec<String> {
     let (ok, msg) = match obj.kind() {
         Kind::Namespace => (is_dns1123_label(name), LABEL_MSG),
         Kind::Service => (is_dns1035_label(name), DNS1035_MSG),
+        // RBAC objects are named by path segments (`system:controller:...`).
+        Kind::Opaque(o) if o.group() == "rbac.authorization.k8s.io" => (
+            !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '%']),
+            "may not be '.' or '..' and may not contain '/' or '%'",
+        ),
         _ => (is_dns1123_subdomain(name), SUBDOMAIN_MSG),
     };
     if ok {

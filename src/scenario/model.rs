@@ -213,9 +213,13 @@ pub struct ManifestSpec {
     pub cluster: String,
     /// The file, resolved against the scenario's directory.
     pub path: PathBuf,
-    /// Its objects, read and parsed when the scenario was loaded (so `mcsim check` refuses a
-    /// manifest `mcsim run` would refuse), each with the line its document starts at.
-    pub objects: Vec<(usize, crate::k8s::objects::Object)>,
+    /// `kubectl apply -n`: the namespace asked for, if any (namespace-less objects otherwise go
+    /// to `default`).
+    pub namespace: Option<String>,
+    /// Its objects, read, parsed and checked as `kubectl apply` would when the scenario was
+    /// loaded (so `mcsim check` refuses a manifest `mcsim run` would refuse), each with the
+    /// line and column it starts at.
+    pub objects: Vec<crate::k8s::manifest::Located>,
 }
 
 #[derive(Clone, Debug, PartialEq)]

@@ -261,6 +261,7 @@ fn manifest(m: &ManifestSpec) -> schema::Manifest {
     schema::Manifest {
         cluster: name(&m.cluster),
         path: sp(path.display().to_string()),
+        namespace: m.namespace.as_deref().map(name),
     }
 }
 

@@ -315,6 +315,10 @@ pub struct Manifest {
     pub cluster: Name,
     /// Path relative to the scenario file.
     pub path: Spanned<String>,
+    /// `kubectl apply -n`: where namespaced objects without a namespace go (default
+    /// `default`); when given, an object naming another namespace is an error.
+    #[serde(default)]
+    pub namespace: Option<Name>,
 }
 
 #[derive(Deserialize, Serialize, Debug)]

@@ -43,6 +43,7 @@ impl World {
         for link in &scenario.links {
             b.link_mirror(link)?;
         }
+        b.manifest_link_mirrors()?;
         for ci in 0..scenario.clusters.len() {
             if scenario.clusters[ci].local_service_mirror {
                 b.local_mirror(ci);
@@ -69,6 +70,13 @@ fn gateway_ip(topology: &Topology, node: NodeId) -> String {
 
 fn cidr_of(c: &crate::net::addr::Cidr) -> Option<Ipv4Cidr> {
     Ipv4Cidr::parse(&format!("{}/{}", c.network(), c.prefix_len())).ok()
+}
+
+/// The service-mirror controller's flags (chart values), per Link.
+struct Controller {
+    headless: bool,
+    namespace_creation: bool,
+    requeue_limit: u32,
 }
 
 struct Builder<'k> {
@@ -134,9 +142,16 @@ impl<'k> Builder<'k> {
         let api = self.api_server(ci)?;
         let spec = self.scenario.clusters[ci].clone();
         let latency = spec.in_cluster_latency;
+        let watch_opaque = self
+            .scenario
+            .manifests
+            .iter()
+            .filter(|m| m.cluster == spec.name)
+            .flat_map(|m| &m.objects)
+            .any(|l| matches!(l.object, Object::Opaque(_)));
         let controllers = self.add(
             format!("{}/controller-manager", spec.name),
-            Node::Controllers(Box::new(ControllerManager::new(api))),
+            Node::Controllers(Box::new(ControllerManager::new(api, watch_opaque))),
             ci,
         );
         let kubelet = self.kubelet(ci, api)?;
@@ -195,10 +210,11 @@ impl<'k> Builder<'k> {
             .iter()
             .filter(|m| m.cluster == spec.name)
         {
-            for (line, obj) in &m.objects {
+            for l in &m.objects {
                 let path = m.path.display();
-                create(obj.clone(), &|e| {
-                    format!("manifest {path}:{line}:1: the API server refuses {e}")
+                let (line, column) = (l.line, l.column);
+                create(l.object.clone(), &|e| {
+                    format!("manifest {path}:{line}:{column}: the API server refuses {e}")
                 })?;
             }
         }
@@ -267,14 +283,24 @@ impl<'k> Builder<'k> {
     /// The service-mirror controller of a Link, in its source cluster.
     fn link_mirror(&mut self, l: &LinkSpec) -> Result<(), String> {
         let (src, dst) = (self.cluster_index(&l.from)?, self.cluster_index(&l.to)?);
+        let controller = Controller {
+            headless: l.headless,
+            namespace_creation: l.namespace_creation,
+            requeue_limit: l.requeue_limit,
+        };
+        self.mirror_controller(&l.name, src, dst, controller);
+        Ok(())
+    }
+
+    fn mirror_controller(&mut self, link: &str, src: usize, dst: usize, c: Controller) {
         let settings = MirrorSettings {
-            link_name: l.name.clone(),
+            link_name: link.to_string(),
             kind: MirrorKind::Link {
                 remote_gateway: self.clusters[dst].gateway,
             },
-            enable_headless: l.headless,
-            enable_namespace_creation: l.namespace_creation,
-            requeue_limit: l.requeue_limit,
+            enable_headless: c.headless,
+            enable_namespace_creation: c.namespace_creation,
+            requeue_limit: c.requeue_limit,
             fixes: Fixes::of(&self.scenario.linkerd.fixes),
             breakages: Breakages::of(&self.scenario.breakages),
             remote_qps: self.scenario.clusters[src].client_qps,
@@ -282,13 +308,90 @@ impl<'k> Builder<'k> {
             remote_api: self.clusters[dst].api,
             identity: self.identity.workload_identity(
                 src,
-                &format!("controller-{}", l.name),
+                &format!("controller-{link}"),
                 seed::MC_NAMESPACE,
             ),
         };
         let node = Node::Mirror(Box::new(MirrorNode::new(settings, self.clusters[src].api)));
-        let id = self.add(format!("{}/service-mirror-{}", l.from, l.name), node, src);
-        self.mirrors.insert((src, l.name.clone()), id);
+        let from = &self.scenario.clusters[src].name;
+        let id = self.add(format!("{from}/service-mirror-{link}"), node, src);
+        self.mirrors.insert((src, link.to_string()), id);
+    }
+
+    /// A controller for every Link the manifests create in the controllers' namespace, as the
+    /// multicluster chart runs one per Link (`controllers[].link.ref`, chart defaults: no
+    /// headless mirrors, no namespace creation). Its target is the cluster the kubeconfig of
+    /// its credentials Secret (in the same cluster's manifests) leads to, else the cluster
+    /// named like its `targetClusterName` (a real kubeconfig names a real address).
+    fn manifest_link_mirrors(&mut self) -> Result<(), String> {
+        let scenario = self.scenario.clone();
+        for m in &scenario.manifests {
+            let src = self.cluster_index(&m.cluster)?;
+            for l in &m.objects {
+                let Some(link) = l.object.as_link() else {
+                    continue;
+                };
+                if link.metadata.namespace != seed::MC_NAMESPACE {
+                    continue;
+                }
+                let at = format!(
+                    "manifest {}:{}:{}: Link {}/{}",
+                    m.path.display(),
+                    l.line,
+                    l.column,
+                    seed::MC_NAMESPACE,
+                    link.metadata.name
+                );
+                if self
+                    .mirrors
+                    .contains_key(&(src, link.metadata.name.clone()))
+                {
+                    return Err(format!(
+                        "{at}: a [[link]] of cluster {} has the same name (one controller per Link)",
+                        m.cluster
+                    ));
+                }
+                let secret = scenario
+                    .manifests
+                    .iter()
+                    .filter(|o| o.cluster == m.cluster)
+                    .flat_map(|o| &o.objects)
+                    .filter_map(|o| o.object.as_secret())
+                    .find(|s| {
+                        s.metadata.namespace == seed::MC_NAMESPACE
+                            && s.metadata.name == link.spec.cluster_credentials_secret
+                    });
+                let kubeconfig = secret.and_then(|s| {
+                    s.decoded("kubeconfig")
+                        .and_then(|b| String::from_utf8(b).ok())
+                        .or_else(|| s.string_data.get("kubeconfig").cloned())
+                });
+                let by_kubeconfig = kubeconfig
+                    .as_deref()
+                    .and_then(seed::kubeconfig_cluster)
+                    .and_then(|c| self.cluster_index(c).ok());
+                let dst = match by_kubeconfig
+                    .or_else(|| self.cluster_index(&link.spec.target_cluster_name).ok())
+                {
+                    Some(d) => d,
+                    None => {
+                        return Err(format!(
+                            "{at}: expected its credentials Secret's kubeconfig or its targetClusterName \"{}\" to name a cluster of the scenario",
+                            link.spec.target_cluster_name
+                        ));
+                    }
+                };
+                if dst == src {
+                    return Err(format!("{at}: links cluster {} to itself", m.cluster));
+                }
+                let controller = Controller {
+                    headless: false,
+                    namespace_creation: false,
+                    requeue_limit: crate::defaults::REQUEUE_LIMIT,
+                };
+                self.mirror_controller(&link.metadata.name, src, dst, controller);
+            }
+        }
         Ok(())
     }
 

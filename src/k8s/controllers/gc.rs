@@ -10,13 +10,17 @@
 //! owner's `foregroundDeletion` finalizer is removed once no dependent with
 //! `blockOwnerDeletion: true` remains; for an owner with the `orphan` finalizer the references to
 //! it are removed from every dependent, then the finalizer. References to kinds this model does
-//! not know are assumed present (never collected).
+//! not know are assumed present (never collected): the built-in kinds of the vendored schema are
+//! known whether modelled or opaque; kinds defined by a CRD are not (the collector is given no
+//! discovery, and resolving them through anything process-wide would make a run depend on what
+//! other runs loaded).
 //! Inputs: a view of every kind. Outputs: deletes and metadata updates.
 //! Must not touch: objects without owner references, except owners being deleted.
 
 use crate::k8s::api::{DeleteOptions, Propagation, Request};
 use crate::k8s::apiserver::{FINALIZER_FOREGROUND, FINALIZER_ORPHAN};
-use crate::k8s::objects::{Kind, Object, ObjectKey, OwnerReference};
+use crate::k8s::discovery::Discovery;
+use crate::k8s::objects::{Kind, Object, ObjectKey, OpaqueKind, OwnerReference};
 use crate::k8s::store::ObjectView;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -29,8 +33,13 @@ enum OwnerState {
     Foreground,
 }
 
+/// The kind an owner reference names, if it is a built-in kind (modelled or not).
+fn owner_kind(r: &OwnerReference) -> Option<Kind> {
+    Discovery::new().resolve(&r.api_version, &r.kind).ok()
+}
+
 fn resolve(view: &dyn ObjectView, dependent: &Object, r: &OwnerReference) -> OwnerState {
-    let Some(kind) = Kind::ALL.into_iter().find(|k| k.as_str() == r.kind) else {
+    let Some(kind) = owner_kind(r) else {
         return OwnerState::Present;
     };
     if kind.namespaced() && !dependent.kind().namespaced() {
@@ -128,7 +137,7 @@ pub fn sync(view: &dyn ObjectView) -> Vec<Request> {
     // owner uid -> (dependent key, blocks owner deletion)
     let mut dependents: BTreeMap<&str, Vec<(ObjectKey, bool)>> = BTreeMap::new();
     let mut all: Vec<&Arc<Object>> = vec![];
-    for kind in Kind::ALL {
+    for kind in Kind::ALL.into_iter().chain([Kind::Opaque(OpaqueKind::ANY)]) {
         all.extend(view.list(kind, None));
     }
     for obj in &all {
@@ -154,7 +163,7 @@ pub fn sync(view: &dyn ObjectView) -> Vec<Request> {
 /// Where `r` of `dependent` is looked up ([`resolve`]); `None` when no object can be its owner
 /// (an unknown kind, or a namespaced owner of a cluster-scoped dependent).
 fn owner_key(dependent: &ObjectKey, r: &OwnerReference) -> Option<ObjectKey> {
-    let kind = Kind::ALL.into_iter().find(|k| k.as_str() == r.kind)?;
+    let kind = owner_kind(r)?;
     if kind.namespaced() && !dependent.kind.namespaced() {
         return None;
     }

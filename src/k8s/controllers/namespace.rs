@@ -2,7 +2,8 @@
 //! namespace, then removes the `kubernetes` finalizer from `spec.finalizers` (through the
 //! `/finalize` subresource) so the API server can remove the namespace.
 //!
-//! Rules modelled: every namespaced object in the namespace is deleted (background); objects
+//! Rules modelled: every namespaced object in the namespace, opaque ones included, is deleted
+//! (background); objects
 //! still terminating (finalizers, graceful pods) keep the namespace Terminating; the finalizer is
 //! removed only when nothing is left. Not modelled: the status conditions
 //! (`NamespaceDeletionContentFailure`, ...).
@@ -11,7 +12,7 @@
 
 use crate::k8s::api::{DeleteOptions, Request};
 use crate::k8s::apiserver::FINALIZER_KUBERNETES;
-use crate::k8s::objects::{Kind, NamespacePhase, Object};
+use crate::k8s::objects::{Kind, NamespacePhase, Object, OpaqueKind};
 use crate::k8s::store::ObjectView;
 
 /// Syncs namespace `name`.
@@ -27,7 +28,11 @@ pub fn sync_namespace(view: &dyn ObjectView, name: &str) -> Vec<Request> {
     }
     let mut out = vec![];
     let mut remaining = 0usize;
-    for kind in Kind::ALL.into_iter().filter(|k| k.namespaced()) {
+    let kinds = Kind::ALL
+        .into_iter()
+        .filter(|k| k.namespaced())
+        .chain([Kind::Opaque(OpaqueKind::ANY)]);
+    for kind in kinds {
         for o in view.list(kind, Some(name)) {
             remaining += 1;
             if !o.meta().is_terminating() {

@@ -133,7 +133,9 @@ impl Validator<'_> {
         &mut self,
         at: &Spanned<String>,
         path: &Path,
-    ) -> Vec<(usize, crate::k8s::objects::Object)> {
+        discovery: &mut crate::k8s::discovery::Discovery,
+        target: &crate::k8s::manifest::ApplyTarget,
+    ) -> Vec<crate::k8s::manifest::Located> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => {
@@ -147,7 +149,7 @@ impl Validator<'_> {
                 return Vec::new();
             }
         };
-        match crate::k8s::manifest::load_located(&text) {
+        match crate::k8s::manifest::load_for_apply(&text, discovery, target) {
             Ok(objects) => objects,
             Err(errors) => {
                 for e in errors {

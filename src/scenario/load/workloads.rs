@@ -136,6 +136,10 @@ impl Validator<'_> {
             });
         }
         let mut manifests = Vec::new();
+        // What each cluster's API server will know when the manifests are applied in order:
+        // the built-in kinds and the CRDs earlier manifests create.
+        let mut discoveries: std::collections::BTreeMap<String, crate::k8s::discovery::Discovery> =
+            std::collections::BTreeMap::new();
         for m in raw.manifests.iter() {
             let m = m.get_ref();
             let cluster = self.cluster_ref(&m.cluster, cluster_names);
@@ -143,10 +147,20 @@ impl Validator<'_> {
                 .parent()
                 .unwrap_or(Path::new(""))
                 .join(m.path.get_ref());
-            let objects = self.manifest_objects(&m.path, &path);
+            let namespace = m.namespace.as_ref().map(|n| self.label(n, "namespace"));
+            let target = match &namespace {
+                Some(n) => crate::k8s::manifest::ApplyTarget {
+                    namespace: n.clone(),
+                    explicit: true,
+                },
+                None => crate::k8s::manifest::ApplyTarget::default(),
+            };
+            let discovery = discoveries.entry(cluster.clone()).or_default();
+            let objects = self.manifest_objects(&m.path, &path, discovery, &target);
             manifests.push(ManifestSpec {
                 cluster,
                 path,
+                namespace,
                 objects,
             });
         }
