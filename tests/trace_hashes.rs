@@ -90,9 +90,23 @@ const PINNED: &[(&str, &str)] = &[
     ("tests/breakages/availability.toml", "72fbc7038797510b"),
     ("tests/breakages/failure-domains.toml", "2f1c63981035433c"),
     ("tests/breakages/faults-fired.toml", "701bca289fea07af"),
+    (
+        "tests/breakages/foreign-writes-other-link.toml",
+        "5ea85458fa1a8d4d",
+    ),
     ("tests/breakages/foreign-writes.toml", "c7c7eb32dc1c56b5"),
+    ("tests/breakages/gateway-readiness.toml", "35b698f6e4cf5cb9"),
+    (
+        "tests/breakages/mirror-stability-headless.toml",
+        "5be2f516756feac4",
+    ),
+    (
+        "tests/breakages/mirror-stability-restart.toml",
+        "68f9f31f27861bcf",
+    ),
     ("tests/breakages/unexported-mirror.toml", "a6f6f6bc7f3b4c2d"),
     ("tests/breakages/untrusted-accept.toml", "901a0227940ea014"),
+    ("tests/breakages/watcher-restarts.toml", "cff146688e8d268b"),
     ("tests/breakages/wrong-pod.toml", "4f9754c4d0fcaa21"),
     ("tests/fuzz/export-race.toml", "7e54edc1d75f952a"),
 ];

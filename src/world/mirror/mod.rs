@@ -162,7 +162,7 @@ impl MirrorNode {
         let informers: Vec<_> = LocalInformer::ALL.map(LocalInformer::informer).into();
         MirrorNode {
             local: ApiClient::new(LOCAL_CLIENT, local_api, 50, 100, informers),
-            links: LinkHandler::new(&settings.link_name),
+            links: LinkHandler::new(&settings.link_name).with_breakages(&settings.breakages),
             settings,
             remote: None,
             phase: Phase::Idle,
