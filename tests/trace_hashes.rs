@@ -18,7 +18,7 @@ const PINNED: &[(&str, &str)] = &[
     ("scenarios/gateway-down.toml", "8a48bd6ce64701ea"),
     ("scenarios/headless-statefulset.toml", "34a21a6db48bc875"),
     ("scenarios/link-later.toml", "32d1ce0ab96cf777"),
-    ("scenarios/partition.toml", "e6fded66f3962819"),
+    ("scenarios/partition.toml", "99826c7fd4252f66"),
     (
         "scenarios/quirk-create-adopts-existing.toml",
         "8094a49b15e0d8ac",

@@ -9,6 +9,7 @@
 
 use super::traffic::{BASELINE, flows, target_cluster};
 use super::{Check, CheckResult};
+use crate::scenario::Scenario;
 use crate::sim::{Ratio, SimDuration, SimTime};
 use crate::world::World;
 
@@ -26,7 +27,8 @@ const MIN_SAMPLES: usize = 10;
 type Involves = Box<dyn Fn(&str, &str) -> bool>;
 
 /// Something under judgement: a fault while it lasts, or a scripted action from when it is
-/// applied until the next action on the same object undoes it (or the end of the run).
+/// applied until the next action on the same object undoes it (or the end of the run: `stop`
+/// is `None`).
 struct Event {
     start: SimTime,
     stop: Option<SimTime>,
@@ -35,7 +37,7 @@ struct Event {
 }
 
 /// The run's faults and scripted actions as events.
-fn events(world: &World, end: SimTime) -> Vec<Event> {
+fn events(world: &World) -> Vec<Event> {
     let scenario = &world.scenario;
     let faults = world.fired_faults().iter().map(|f| {
         let kind = scenario.faults[f.index].kind.clone();
@@ -46,24 +48,42 @@ fn events(world: &World, end: SimTime) -> Vec<Event> {
             involves: Box::new(move |a, b| kind.affects_pair(a, b)),
         }
     });
-    let actions = scenario.actions.iter().enumerate().map(|(i, a)| {
-        let undone = scenario.actions[i + 1..]
+    let actions =
+        scenario
+            .actions
             .iter()
-            .find(|b| {
-                b.cluster == a.cluster
-                    && b.namespace == a.namespace
-                    && b.kind.object() == a.kind.object()
-            })
-            .map(|b| SimTime::ZERO + b.at);
-        let cluster = a.cluster.clone();
-        Event {
-            start: SimTime::ZERO + a.at,
-            stop: Some(undone.unwrap_or(end)),
-            description: format!("action `{}` in {}", a.kind.describe(), a.cluster),
-            involves: Box::new(move |x, y| x == cluster || y == cluster),
-        }
-    });
+            .zip(action_windows(scenario))
+            .map(|(a, (start, undone))| {
+                let cluster = a.cluster.clone();
+                Event {
+                    start,
+                    stop: undone,
+                    description: format!("action `{}` in {}", a.kind.describe(), a.cluster),
+                    involves: Box::new(move |x, y| x == cluster || y == cluster),
+                }
+            });
     faults.chain(actions).collect()
+}
+
+/// Each scripted action's time and the time a later action on the same object (in the same
+/// cluster and namespace) undoes it, if one does.
+pub(crate) fn action_windows(scenario: &Scenario) -> Vec<(SimTime, Option<SimTime>)> {
+    let actions = &scenario.actions;
+    actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let undone = actions[i + 1..]
+                .iter()
+                .find(|b| {
+                    b.cluster == a.cluster
+                        && b.namespace == a.namespace
+                        && b.kind.object() == a.kind.object()
+                })
+                .map(|b| SimTime::ZERO + b.at);
+            (SimTime::ZERO + a.at, undone)
+        })
+        .collect()
 }
 
 /// `[from, to)` intervals in which a pair's traffic is explained by an event involving it.
@@ -99,7 +119,7 @@ impl Check for FailureDomains {
         let mut problems = Vec::new();
         let mut compared = 0;
         let mut candidates = 0;
-        let events = events(world, end);
+        let events = events(world);
         for event in &events {
             let (start, stop) = (event.start, event.stop.unwrap_or(end));
             let base_start = SimTime(start.0.saturating_sub(BASELINE.0));

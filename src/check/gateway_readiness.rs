@@ -38,8 +38,9 @@ type Readiness = Vec<(SimTime, Option<bool>)>;
 
 #[derive(Default)]
 pub struct GatewayReadiness {
-    /// Watcher starts of each link, in order, with the Link they started from.
-    starts: BTreeMap<LinkKey, Vec<(SimTime, Arc<Object>)>>,
+    /// Watcher starts (with the Link they started from) and stops (`None`) of each link, in
+    /// order.
+    starts: BTreeMap<LinkKey, Vec<(SimTime, Option<Arc<Object>>)>>,
     /// Per link and gateway-mode mirror Endpoints: (time, ready?) after each write, `None` once
     /// deleted.
     history: BTreeMap<LinkKey, BTreeMap<ObjectKey, Readiness>>,
@@ -102,7 +103,12 @@ impl Check for GatewayReadiness {
                 .starts
                 .entry((*cluster, link.clone()))
                 .or_default()
-                .push((at, object.clone())),
+                .push((at, Some(object.clone()))),
+            Observation::WatcherStopped { cluster, link } => self
+                .starts
+                .entry((*cluster, link.clone()))
+                .or_default()
+                .push((at, None)),
             Observation::MirrorWrite(w) if w.key.kind == Kind::Endpoints => {
                 let state = match &w.after {
                     Some(after) => gateway_mirror(after, w.service.as_ref(), &w.link).map(Some),
@@ -161,22 +167,35 @@ impl Check for GatewayReadiness {
                     continue;
                 }
                 let starts = self.starts.get(&key).map(Vec::as_slice).unwrap_or(&[]);
-                // The cut counts from the later of its start and the watcher's (re)start.
-                let Some(mut t0) = starts
-                    .iter()
-                    .rev()
-                    .find(|(t, _)| *t <= s)
-                    .map(|_| s)
-                    .or_else(|| starts.iter().find(|(t, _)| *t > s).map(|(t, _)| *t))
-                else {
+                // The cut counts from the later of its start and the start of the watcher
+                // that runs through it: a watcher (re)started meanwhile has a new probe and
+                // starts alive; while none runs, nothing repairs the mirrors.
+                let running_at = |t: SimTime| {
+                    starts
+                        .iter()
+                        .rev()
+                        .find(|(at, _)| *at <= t)
+                        .is_some_and(|(_, l)| l.is_some())
+                };
+                let next_start = |after: SimTime| {
+                    starts
+                        .iter()
+                        .find(|(at, l)| *at > after && l.is_some())
+                        .map(|(at, _)| *at)
+                };
+                let Some(mut t0) = (if running_at(s) {
+                    Some(s)
+                } else {
+                    next_start(s)
+                }) else {
                     continue;
                 };
                 let bound = |t0: SimTime| {
                     let link = starts
                         .iter()
                         .rev()
-                        .find(|(t, _)| *t <= t0)
-                        .map(|(_, l)| l.clone());
+                        .find(|(t, l)| *t <= t0 && l.is_some())
+                        .and_then(|(_, l)| l.clone());
                     let (period, threshold, timeout) = link.as_deref().map_or(
                         (SimDuration::from_secs(3), 3, SimDuration::from_secs(30)),
                         probe_timing,
@@ -187,11 +206,24 @@ impl Check for GatewayReadiness {
                         SimDuration((per_probe + tick).0.saturating_mul(threshold)) + tick + SLACK;
                     (dead, tick + timeout + SLACK)
                 };
-                while let Some((t, _)) = starts
+                let mut judge = true;
+                while let Some((t, l)) = starts
                     .iter()
                     .find(|(t, _)| *t > t0 && *t < t0 + bound(t0).0)
                 {
-                    t0 = *t;
+                    match l {
+                        Some(_) => t0 = *t,
+                        None => match next_start(*t) {
+                            Some(next) => t0 = next,
+                            None => {
+                                judge = false;
+                                break;
+                            }
+                        },
+                    }
+                }
+                if !judge {
+                    continue;
                 }
                 let (dead_bound, alive_bound) = bound(t0);
                 let deadline = t0 + dead_bound;

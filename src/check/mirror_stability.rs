@@ -80,7 +80,15 @@ fn disturbance(w: &MirrorWrite) -> Option<(String, BTreeSet<String>, String)> {
         }
         (WriteOp::Update | WriteOp::Patch, Kind::Endpoints) => {
             let (was, now) = (ready(Some(before)), ready(w.after.as_ref()));
-            let lost: Vec<&(String, String)> = was.difference(&now).collect();
+            // A headless root's addresses are its hosts' endpoint mirrors: one without a
+            // hostname was wrong (a gateway address written over the root), and taking it out
+            // repairs the mirror.
+            let headless =
+                matches!(w.service.as_deref(), Some(Object::Service(s)) if s.is_headless());
+            let lost: Vec<&(String, String)> = was
+                .difference(&now)
+                .filter(|(host, _)| !headless || !host.is_empty())
+                .collect();
             if lost.is_empty() {
                 return None;
             }

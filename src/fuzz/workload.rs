@@ -1,4 +1,5 @@
-//! Workload swarm: per seed, changes to the workload drawn on top of the scenario, as `kubectl`
+//! Workload swarm (opt-in with `[fuzz] workload = [...]`): per seed, changes to the workload
+//! drawn on top of the scenario, as `kubectl`
 //! would make them (scripted actions): a service unexported and exported again, an unexported
 //! one exported for a while, a workload scaled (to zero included) and back, a label or an
 //! annotation added and removed, a namespace created. Every change is undone before the
@@ -86,11 +87,7 @@ fn voided(faults: &[FaultSpec], cluster: &str, at: SimDuration) -> bool {
 /// order.
 pub fn draw(base: &Scenario, seed: u64, faults: &[FaultSpec]) -> Vec<ActionSpec> {
     let mut rng = Prng::stream(seed, "swarm-workload");
-    let allowed: Vec<WorkloadTag> = base
-        .fuzz
-        .workload
-        .clone()
-        .unwrap_or_else(|| WorkloadTag::ALL.to_vec());
+    let allowed: Vec<WorkloadTag> = base.fuzz.workload.clone().unwrap_or_default();
     let kinds: Vec<WorkloadTag> = allowed
         .iter()
         .copied()
@@ -233,4 +230,73 @@ pub fn draw(base: &Scenario, seed: u64, faults: &[FaultSpec]) -> Vec<ActionSpec>
     }
     out.sort_by_key(|a| a.at);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::load_str;
+
+    const BASE: &str = r#"
+[sim]
+name = "x"
+duration = "5m"
+quiet_period = "1m"
+[[cluster]]
+name = "west"
+[[cluster]]
+name = "east"
+[[link]]
+from = "west"
+to = "east"
+[[service]]
+cluster = "east"
+name = "web"
+ports = [{ name = "http", port = 80 }]
+replicas = 2
+exported = true
+[[service]]
+cluster = "east"
+name = "api"
+ports = [{ name = "http", port = 80 }]
+[fuzz]
+workload = ["unexport", "export", "scale", "label", "annotate", "namespace"]
+"#;
+
+    /// Every change but a namespace creation is undone by the next action on its object,
+    /// before the liveness window; the draw is a function of the seed; without `[fuzz]
+    /// workload` nothing is drawn.
+    #[test]
+    fn changes_are_undone_before_the_liveness_window_and_reproducible() {
+        let base = load_str("x.toml", BASE).unwrap();
+        let settle =
+            base.quiet_period.max(base.checks.converged_within) + SimDuration::from_secs(30);
+        let mut drawn = 0;
+        for seed in 0..300 {
+            let actions = draw(&base, seed, &[]);
+            assert_eq!(actions, draw(&base, seed, &[]));
+            for (i, a) in actions.iter().enumerate() {
+                assert!(
+                    a.at + settle <= base.duration,
+                    "seed {seed}: {a:?} too late"
+                );
+                if matches!(a.kind, ActionKind::CreateNamespace { .. }) {
+                    continue;
+                }
+                let on_object = actions
+                    .iter()
+                    .filter(|b| b.cluster == a.cluster && b.kind.object() == a.kind.object())
+                    .count();
+                assert!(
+                    on_object % 2 == 0,
+                    "seed {seed}: {i} {a:?} not undone: {actions:?}"
+                );
+            }
+            drawn += actions.len();
+        }
+        assert!(drawn > 300, "only {drawn} changes in 300 seeds");
+        let mut quiet = base.clone();
+        quiet.fuzz.workload = None;
+        assert!((0..50).all(|seed| draw(&quiet, seed, &[]).is_empty()));
+    }
 }

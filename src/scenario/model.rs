@@ -400,7 +400,8 @@ pub struct Expectation {
 pub struct FuzzSpec {
     /// Fault kinds the swarm may draw; `None` = the default set.
     pub faults: Option<Vec<FaultTag>>,
-    /// Workload changes the swarm may draw; `None` = every kind.
+    /// Workload changes the swarm may draw; `None` = none (opt-in while the library's fuzz
+    /// targets are triaged with them).
     pub workload: Option<Vec<WorkloadTag>>,
     pub delay_perturbation_max: Option<SimDuration>,
 }

@@ -45,7 +45,8 @@ pub enum Observation {
         incarnation: u32,
         object: Arc<Object>,
     },
-    /// The service mirror of `link` in `cluster` saw its Link deleted and stopped its watcher.
+    /// The service mirror of `link` in `cluster` has no watcher any more: it saw its Link
+    /// deleted, or its process restarted.
     WatcherStopped {
         cluster: usize,
         link: String,

@@ -229,6 +229,11 @@ impl MirrorNode {
 
     /// A process restart: everything in memory is gone.
     pub fn restart(&mut self, env: &mut Env<'_, '_>, local_api: ComponentId) {
+        // The process that ran the watcher is gone (it crashed or exited earlier).
+        env.observe(crate::world::Observation::WatcherStopped {
+            cluster: env.cluster,
+            link: self.settings.link_name.clone(),
+        });
         self.stop_watcher(env);
         self.local.stop(env);
         let settings = self.settings.clone();
