@@ -33,6 +33,8 @@ pub(crate) const SLACK: SimDuration = SimDuration::from_secs(15);
 
 /// One link's mirror: (source cluster index, link name).
 type LinkKey = (usize, String);
+/// A watcher start with the Link it started from, or a stop (`None`).
+type WatcherEvent = (SimTime, Option<Arc<Object>>);
 /// A mirror's readiness after each write: (time, ready?), `None` once deleted.
 type Readiness = Vec<(SimTime, Option<bool>)>;
 
@@ -40,7 +42,7 @@ type Readiness = Vec<(SimTime, Option<bool>)>;
 pub struct GatewayReadiness {
     /// Watcher starts (with the Link they started from) and stops (`None`) of each link, in
     /// order.
-    starts: BTreeMap<LinkKey, Vec<(SimTime, Option<Arc<Object>>)>>,
+    starts: BTreeMap<LinkKey, Vec<WatcherEvent>>,
     /// Per link and gateway-mode mirror Endpoints: (time, ready?) after each write, `None` once
     /// deleted.
     history: BTreeMap<LinkKey, BTreeMap<ObjectKey, Readiness>>,
