@@ -93,7 +93,8 @@ fn line(job: &Job) -> String {
             };
             let mode = mcsim::fuzz::mode_for(&options, seed);
             let faults = mcsim::fuzz::swarm::draw(&job.scenario, seed);
-            let scenario = Arc::new(mcsim::fuzz::case_scenario(&job.scenario, &faults));
+            let actions = mcsim::fuzz::workload::draw(&job.scenario, seed, &faults);
+            let scenario = Arc::new(mcsim::fuzz::case_scenario(&job.scenario, &faults, &actions));
             let options = RunOptions {
                 seed: Some(seed),
                 exploration: mode,

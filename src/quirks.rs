@@ -98,6 +98,26 @@ crate::named::named! {
         /// re-checking the export selector, so an update processed after an unexport recreates the
         /// (headless) mirrors.
         EndpointsAfterUnexport = "endpoints-after-unexport",
+        /// The orphan GC at watcher start and the unlink cleanup select local mirrors by
+        /// `mirrored-service` alone, without this link's `cluster-name`: every other link's
+        /// mirrors look orphaned (their names do not resolve in this link's target) and are
+        /// deleted (fails `safety.foreign-writes` scoped by link, and `mirror-stability`).
+        MirrorSelectorIgnoresLink = "mirror-selector-ignores-link",
+        /// Before linkerd2#13579: every update of the Link, including the controller's own
+        /// status writes, restarts the cluster watcher (GC, replay, repair, a new probe worker)
+        /// (fails `watcher-restarts`).
+        StatusWriteRestartsWatcher = "status-write-restarts-watcher",
+        /// The watcher drops the probe worker's "dead" messages (`gatewayAlive` stays true), so
+        /// mirrors stay ready while the gateway is unreachable (fails `gateway-readiness`).
+        LivenessIgnoresDead = "liveness-ignores-dead",
+        /// The orphan GC at watcher start judges an endpoint mirror `<host>-<link>` by its own
+        /// name instead of its headless root's: every endpoint mirror looks orphaned and is
+        /// deleted at each restart, then recreated by the replay (fails `mirror-stability`).
+        OrphanGcIgnoresHeadlessRoot = "orphan-gc-ignores-headless-root",
+        /// Before linkerd2#8725: a new watcher starts with `gatewayAlive` false, so a restart
+        /// marks every healthy gateway-mode mirror not-ready until the first successful probe
+        /// (fails `mirror-stability`).
+        WatcherStartsNotAlive = "watcher-starts-not-alive",
         // World (`crate::world`).
         /// The gateway trusts any anchor (fails `safety.untrusted-accept`).
         GatewayAcceptsAnyAnchor = "gateway-accepts-any-anchor",

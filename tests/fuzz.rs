@@ -260,12 +260,12 @@ fn a_fault_that_breaks_watches_gives_informers_their_backoff() {
             .faults
             .remove(0)
     };
-    let compact = fuzz::case_scenario(&base, &[fault("compact = \"east\"")]);
+    let compact = fuzz::case_scenario(&base, &[fault("compact = \"east\"")], &[]);
     assert_eq!(
         compact.checks.converged_within,
         base.checks.converged_within + fuzz::informer_recovery()
     );
-    let gateway = fuzz::case_scenario(&base, &[fault("gateway_down = \"east\"")]);
+    let gateway = fuzz::case_scenario(&base, &[fault("gateway_down = \"east\"")], &[]);
     assert_eq!(
         gateway.checks.converged_within,
         base.checks.converged_within

@@ -18,7 +18,7 @@ const PINNED: &[(&str, &str)] = &[
     ("scenarios/gateway-down.toml", "8a48bd6ce64701ea"),
     ("scenarios/headless-statefulset.toml", "34a21a6db48bc875"),
     ("scenarios/link-later.toml", "32d1ce0ab96cf777"),
-    ("scenarios/partition.toml", "e6fded66f3962819"),
+    ("scenarios/partition.toml", "99826c7fd4252f66"),
     (
         "scenarios/quirk-create-adopts-existing.toml",
         "8094a49b15e0d8ac",
@@ -94,9 +94,23 @@ const PINNED: &[(&str, &str)] = &[
     ("tests/breakages/availability.toml", "72fbc7038797510b"),
     ("tests/breakages/failure-domains.toml", "2f1c63981035433c"),
     ("tests/breakages/faults-fired.toml", "701bca289fea07af"),
+    (
+        "tests/breakages/foreign-writes-other-link.toml",
+        "5ea85458fa1a8d4d",
+    ),
     ("tests/breakages/foreign-writes.toml", "c7c7eb32dc1c56b5"),
+    ("tests/breakages/gateway-readiness.toml", "35b698f6e4cf5cb9"),
+    (
+        "tests/breakages/mirror-stability-headless.toml",
+        "5be2f516756feac4",
+    ),
+    (
+        "tests/breakages/mirror-stability-restart.toml",
+        "68f9f31f27861bcf",
+    ),
     ("tests/breakages/unexported-mirror.toml", "a6f6f6bc7f3b4c2d"),
     ("tests/breakages/untrusted-accept.toml", "901a0227940ea014"),
+    ("tests/breakages/watcher-restarts.toml", "cff146688e8d268b"),
     ("tests/breakages/wrong-pod.toml", "4f9754c4d0fcaa21"),
     ("tests/fuzz/export-race.toml", "7e54edc1d75f952a"),
 ];

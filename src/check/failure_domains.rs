@@ -1,13 +1,15 @@
 //! Separate failure domains (the seed's promise 2): for every traffic flow whose pair of
-//! clusters a fault does not involve, the success ratio while the fault is active stays within
-//! the scenario's tolerance of the ratio in the minute before the fault.
+//! clusters a fault or a scripted action does not involve, the success ratio while the fault is
+//! active (the action in effect: until a later action on the same object, or the end) stays
+//! within the scenario's tolerance of the ratio in the minute before it.
 //!
-//! Faults overlap (swarm fuzzing draws several): requests sent while a fault that *does*
-//! involve the flow's pair is active, or recovering, say nothing about the fault under
+//! Faults and actions overlap (swarm fuzzing draws several): requests sent while one that *does*
+//! involve the flow's pair is in effect, or recovering, say nothing about the event under
 //! judgement, so they are left out of both the baseline and the fault window.
 
 use super::traffic::{BASELINE, flows, target_cluster};
 use super::{Check, CheckResult};
+use crate::scenario::Scenario;
 use crate::sim::{Ratio, SimDuration, SimTime};
 use crate::world::World;
 
@@ -21,22 +23,84 @@ pub(crate) const RECOVERY: SimDuration = SimDuration::from_secs(30);
 /// Fewer requests than this in a window is no evidence either way.
 const MIN_SAMPLES: usize = 10;
 
-/// `[from, to)` intervals in which a pair's traffic is explained by a fault involving it.
+/// Whether traffic from cluster `a` to cluster `b` may suffer from an event.
+type Involves = Box<dyn Fn(&str, &str) -> bool>;
+
+/// Something under judgement: a fault while it lasts, or a scripted action from when it is
+/// applied until the next action on the same object undoes it (or the end of the run: `stop`
+/// is `None`).
+struct Event {
+    start: SimTime,
+    stop: Option<SimTime>,
+    description: String,
+    involves: Involves,
+}
+
+/// The run's faults and scripted actions as events.
+fn events(world: &World) -> Vec<Event> {
+    let scenario = &world.scenario;
+    let faults = world.fired_faults().iter().map(|f| {
+        let kind = scenario.faults[f.index].kind.clone();
+        Event {
+            start: f.at,
+            stop: f.healed_at,
+            description: format!("fault #{} ({})", f.index, f.description),
+            involves: Box::new(move |a, b| kind.affects_pair(a, b)),
+        }
+    });
+    let actions =
+        scenario
+            .actions
+            .iter()
+            .zip(action_windows(scenario))
+            .map(|(a, (start, undone))| {
+                let cluster = a.cluster.clone();
+                Event {
+                    start,
+                    stop: undone,
+                    description: format!("action `{}` in {}", a.kind.describe(), a.cluster),
+                    involves: Box::new(move |x, y| x == cluster || y == cluster),
+                }
+            });
+    faults.chain(actions).collect()
+}
+
+/// Each scripted action's time and the time a later action on the same object (in the same
+/// cluster and namespace) undoes it, if one does.
+pub(crate) fn action_windows(scenario: &Scenario) -> Vec<(SimTime, Option<SimTime>)> {
+    let actions = &scenario.actions;
+    actions
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let undone = actions[i + 1..]
+                .iter()
+                .find(|b| {
+                    b.cluster == a.cluster
+                        && b.namespace == a.namespace
+                        && b.kind.object() == a.kind.object()
+                })
+                .map(|b| SimTime::ZERO + b.at);
+            (SimTime::ZERO + a.at, undone)
+        })
+        .collect()
+}
+
+/// `[from, to)` intervals in which a pair's traffic is explained by an event involving it.
 fn explained_windows(
-    world: &World,
+    events: &[Event],
     from: &str,
     to: &str,
     lead: SimDuration,
     end: SimTime,
 ) -> Vec<(SimTime, SimTime)> {
-    world
-        .fired_faults()
+    events
         .iter()
-        .filter(|f| world.scenario.faults[f.index].kind.affects_pair(from, to))
-        .map(|f| {
+        .filter(|e| (e.involves)(from, to))
+        .map(|e| {
             (
-                SimTime(f.at.0.saturating_sub(lead.0)),
-                f.healed_at.map_or(end, |h| h + RECOVERY),
+                SimTime(e.start.0.saturating_sub(lead.0)),
+                e.stop.map_or(end, |h| h + RECOVERY),
             )
         })
         .collect()
@@ -55,18 +119,18 @@ impl Check for FailureDomains {
         let mut problems = Vec::new();
         let mut compared = 0;
         let mut candidates = 0;
-        for fault in world.fired_faults() {
-            let kind = &world.scenario.faults[fault.index].kind;
-            let (start, stop) = (fault.at, fault.healed_at.unwrap_or(end));
+        let events = events(world);
+        for event in &events {
+            let (start, stop) = (event.start, event.stop.unwrap_or(end));
             let base_start = SimTime(start.0.saturating_sub(BASELINE.0));
             for flow in flows(world) {
                 let from = &flow.spec.from;
                 let to = target_cluster(&world.scenario, from, &flow.spec.host);
-                if kind.affects_pair(from, &to) {
+                if (event.involves)(from, &to) {
                     continue;
                 }
-                // A request sent up to one timeout before a fault can fail because of it.
-                let explained = explained_windows(world, from, &to, flow.spec.timeout, end);
+                // A request sent up to one timeout before an event can fail because of it.
+                let explained = explained_windows(&events, from, &to, flow.spec.timeout, end);
                 let ratio = |a: SimTime, b: SimTime, exclude: bool| {
                     let mut cuts = vec![a, b];
                     if exclude {
@@ -101,12 +165,11 @@ impl Check for FailureDomains {
                 compared += 1;
                 if during + tolerance < before {
                     problems.push(format!(
-                        "{from} -> {} dropped from {:.1}% to {:.1}% during fault #{} ({}), which does not involve {from}/{to}",
+                        "{from} -> {} dropped from {:.1}% to {:.1}% during {}, which does not involve {from}/{to}",
                         flow.authority(),
                         before * 100.0,
                         during * 100.0,
-                        fault.index,
-                        fault.description
+                        event.description
                     ));
                 }
             }
@@ -121,12 +184,12 @@ impl Check for FailureDomains {
             passed: problems.is_empty(),
             detail: if problems.is_empty() {
                 let mut d = format!(
-                    "{compared} unaffected flow/fault pair(s) kept their success ratio within {:.1}%",
+                    "{compared} unaffected flow/event pair(s) kept their success ratio within {:.1}%",
                     tolerance * 100.0
                 );
                 if uncompared > 0 {
                     d.push_str(&format!(
-                        "; {uncompared} had no successful traffic in the minute before the fault (nothing to keep)"
+                        "; {uncompared} had no successful traffic in the minute before the event (nothing to keep)"
                     ));
                 }
                 d

@@ -6,10 +6,13 @@
 pub mod availability;
 pub mod convergence;
 pub mod failure_domains;
+pub mod gateway_readiness;
 pub mod headless_dns;
 pub mod link_status;
+pub mod mirror_stability;
 pub mod safety;
 pub mod traffic;
+pub mod watcher_restarts;
 pub mod write_amplification;
 
 use crate::sim::SimTime;
@@ -219,6 +222,9 @@ pub fn checks_for(world: &World) -> Vec<Box<dyn Check>> {
     }
     if !world.scenario.links.is_empty() {
         checks.push(Box::new(convergence::Convergence::default()));
+        checks.push(Box::new(watcher_restarts::WatcherRestarts::default()));
+        checks.push(Box::new(gateway_readiness::GatewayReadiness::default()));
+        checks.push(Box::new(mirror_stability::MirrorStability::default()));
     }
     if !world.scenario.traffic.is_empty() {
         checks.push(Box::new(availability::Availability));

@@ -200,8 +200,11 @@ impl Check for UnexportedMirror {
     }
 }
 
-/// `safety.foreign-writes`: the service mirror never modifies or deletes a local object it does
-/// not own (one without Linkerd's mirror labels).
+/// `safety.foreign-writes`: the service mirror of a link never modifies or deletes a local
+/// object that link does not own: one without Linkerd's mirror labels, or one that carries
+/// another link's cluster name (a link's orphan GC or repair selecting mirrors by
+/// `mirrored-service` alone rewrites its neighbours' mirrors). Federated Services are shared by
+/// every link that has a member, and a Link object belongs to the controller of that Link.
 #[derive(Default)]
 pub struct ForeignWrites {
     writes: u64,
@@ -219,9 +222,9 @@ impl Check for ForeignWrites {
             return None;
         };
         self.writes += 1;
-        foreign(w).then(|| {
+        foreign(w).map(|owner| {
             format!(
-                "the {} mirror in {} did {} on {}, which it does not own",
+                "the {} mirror in {} did {} on {}, which {owner}",
                 w.link, world.scenario.clusters[w.cluster].name, w.op, w.key
             )
         })
@@ -233,7 +236,7 @@ impl Check for ForeignWrites {
             judged: true,
             passed: true,
             detail: format!(
-                "{} mirror write(s), all to objects the mirror owns",
+                "{} mirror write(s), each to an object its link owns",
                 self.writes
             ),
             first_violation: None,
@@ -241,35 +244,63 @@ impl Check for ForeignWrites {
     }
 }
 
-/// Whether a write changed or removed an object the mirror does not own: one that existed
-/// before the write and, judged on its state then (Endpoints by the Service they belong to),
-/// carries none of the mirror's labels. Creating an object is never foreign (creating over an
-/// existing one fails).
-fn foreign(w: &MirrorWrite) -> bool {
+/// Whether a write changed or removed an object its link does not own, and whose it is: the
+/// object existed before the write and, judged on its state then (Endpoints by the Service
+/// they belong to), is not the writing link's. Creating an object is never foreign (creating
+/// over an existing one fails).
+fn foreign(w: &MirrorWrite) -> Option<String> {
     if w.op == WriteOp::Create {
-        return false;
+        return None;
     }
-    match &w.before {
-        None => false,
-        Some(before) => !owned(w.service.as_ref().unwrap_or(before)),
+    let before = w.before.as_ref()?;
+    match owner(w.service.as_ref().unwrap_or(before)) {
+        Owner::Link(l) if l == w.link => None,
+        Owner::Shared => None,
+        Owner::Link(other) => Some(format!("belongs to the {other} link")),
+        Owner::User => Some("the mirror does not own".into()),
     }
 }
 
-/// Whether the mirror owns an object (spec §5.2 labels). The probe Endpoints carry only
-/// `mirror.linkerd.io/cluster-name`: an `unlink` may delete the probe Service before the
-/// controller has seen its Link go, and the Endpoints are then judged alone.
-fn owned(o: &Object) -> bool {
+/// Who owns a local object, by spec §5.2's labels.
+#[derive(Debug, PartialEq, Eq)]
+enum Owner {
+    /// The mirrors of one link (`mirror.linkerd.io/cluster-name`), its probe Endpoints, its
+    /// Link object.
+    Link(String),
+    /// A federated Service (mirror labels, no cluster name): every link with a member writes it.
+    Shared,
+    /// Not the service mirror's.
+    User,
+}
+
+/// The probe Endpoints carry only `mirror.linkerd.io/cluster-name`: an `unlink` may delete the
+/// probe Service before the controller has seen its Link go, and the Endpoints are then judged
+/// alone.
+fn owner(o: &Object) -> Owner {
     let l = &o.meta().labels;
-    l.get(LABEL_MIRRORED_SERVICE).map(String::as_str) == Some("true")
-        || l.contains_key(LABEL_MIRRORED_GATEWAY)
-        || (o.kind() == Kind::Endpoints && l.contains_key(LABEL_CLUSTER_NAME))
-        || o.kind() == Kind::Link
+    let cluster = l.get(LABEL_CLUSTER_NAME);
+    if o.kind() == Kind::Link {
+        return Owner::Link(o.meta().name.clone());
+    }
+    if let Some(gateway) = l.get(LABEL_MIRRORED_GATEWAY) {
+        return Owner::Link(cluster.unwrap_or(gateway).clone());
+    }
+    let mirror = l.get(LABEL_MIRRORED_SERVICE).map(String::as_str) == Some("true");
+    match cluster {
+        Some(c) if mirror || o.kind() == Kind::Endpoints => Owner::Link(c.clone()),
+        None if mirror => Owner::Shared,
+        _ => Owner::User,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::k8s::objects::{Endpoints, Service};
+
+    fn owned(o: &Object) -> bool {
+        owner(o) == Owner::Link("east".into())
+    }
 
     #[test]
     fn the_mirror_owns_its_mirrors_and_probe_endpoints_and_nothing_else() {
@@ -280,10 +311,12 @@ mod tests {
             .insert(LABEL_CLUSTER_NAME.into(), "east".into());
         assert!(owned(&Object::Endpoints(probe)));
         let mut mirror = Service::new("default", "web-east");
-        mirror
-            .metadata
-            .labels
-            .insert(LABEL_MIRRORED_SERVICE.into(), "true".into());
+        for (k, v) in [
+            (LABEL_MIRRORED_SERVICE, "true"),
+            (LABEL_CLUSTER_NAME, "east"),
+        ] {
+            mirror.metadata.labels.insert(k.into(), v.into());
+        }
         assert!(owned(&Object::Service(mirror)));
         // A user's Service of the same name, or one that merely names the cluster, is not.
         assert!(!owned(&Object::Service(Service::new(
@@ -296,6 +329,40 @@ mod tests {
             .insert(LABEL_CLUSTER_NAME.into(), "east".into());
         assert!(!owned(&Object::Service(labelled)));
         assert!(!owned(&Object::Endpoints(Endpoints::new("default", "web"))));
+    }
+
+    /// A link owns only the mirrors carrying its own cluster name; federated Services are
+    /// shared.
+    #[test]
+    fn another_links_mirrors_are_foreign_and_federated_services_shared() {
+        let mut north = Service::new("default", "web-north");
+        for (k, v) in [
+            (LABEL_MIRRORED_SERVICE, "true"),
+            (LABEL_CLUSTER_NAME, "north"),
+        ] {
+            north.metadata.labels.insert(k.into(), v.into());
+        }
+        let north = std::sync::Arc::new(Object::Service(north));
+        let mut federated = Service::new("default", "web-federated");
+        federated
+            .metadata
+            .labels
+            .insert(LABEL_MIRRORED_SERVICE.into(), "true".into());
+        let federated = std::sync::Arc::new(Object::Service(federated));
+        let write = |before: &std::sync::Arc<Object>| MirrorWrite {
+            cluster: 0,
+            link: "east".into(),
+            op: WriteOp::Delete,
+            key: before.key(),
+            before: Some(before.clone()),
+            after: None,
+            service: None,
+        };
+        assert_eq!(
+            foreign(&write(&north)).as_deref(),
+            Some("belongs to the north link")
+        );
+        assert_eq!(foreign(&write(&federated)), None);
     }
 
     /// Endpoints are judged by their Service as it was before the write.
@@ -313,8 +380,8 @@ mod tests {
             after: None,
             service: service.cloned(),
         };
-        assert!(foreign(&write(WriteOp::Delete, Some(&user))));
-        assert!(foreign(&write(WriteOp::Update, None)));
-        assert!(!foreign(&write(WriteOp::Create, Some(&user))));
+        assert!(foreign(&write(WriteOp::Delete, Some(&user))).is_some());
+        assert!(foreign(&write(WriteOp::Update, None)).is_some());
+        assert!(foreign(&write(WriteOp::Create, Some(&user))).is_none());
     }
 }

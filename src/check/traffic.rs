@@ -74,6 +74,12 @@ pub fn window_boundaries(
             out.extend([start + d, start + d + super::failure_domains::RECOVERY]);
         }
     }
+    for (start, undone) in super::failure_domains::action_windows(scenario) {
+        out.extend([start, before(start, BASELINE), before(start, flow.timeout)]);
+        if let Some(u) = undone {
+            out.extend([u, u + super::failure_domains::RECOVERY]);
+        }
+    }
     out.push(at(scenario.liveness_from()));
     for end in std::iter::once(scenario.duration).chain(until) {
         out.extend([at(end), before(at(end), flow.timeout)]);

@@ -1,10 +1,10 @@
-//! A fuzz case as a standalone scenario: the base scenario with the case's swarm faults (and
-//! the fuzzer's stretching for Linkerd's resync backstop), seed, exploration mode and recorded
-//! perturbation decisions, written by `scenario::save`, so `mcsim run FILE` reproduces the case
+//! A fuzz case as a standalone scenario: the base scenario with the case's swarm faults and
+//! workload changes (and the fuzzer's stretching for Linkerd's resync backstop), seed,
+//! exploration mode and recorded perturbation decisions, written by `scenario::save`, so `mcsim run FILE` reproduces the case
 //! without the fuzzer. The shrinker edits the same model (dropping faults, services, traffic,
 //! decisions) and renders it at the end.
 
-use crate::scenario::{FaultSpec, Scenario, save};
+use crate::scenario::{ActionSpec, FaultSpec, Scenario, save};
 use crate::sim::{Exploration, Tape};
 
 /// The scenario of case (`seed`, `mode`, `faults`) of `base`, replaying `decisions`; it expects
@@ -14,9 +14,10 @@ pub fn case(
     seed: u64,
     mode: Exploration,
     faults: &[FaultSpec],
+    actions: &[ActionSpec],
     decisions: Option<&Tape>,
 ) -> Scenario {
-    let mut s = super::case_scenario(base, faults);
+    let mut s = super::case_scenario(base, faults, actions);
     s.seed = seed;
     s.expect = None;
     set_exploration(&mut s, mode, decisions);
@@ -121,7 +122,7 @@ verdict = "pass"
         let tape = Tape {
             entries: vec![(3, 0xdead_beef), (17, u64::MAX)],
         };
-        let case = case(&base, 77, Exploration::Pct, &faults, Some(&tape));
+        let case = case(&base, 77, Exploration::Pct, &faults, &[], Some(&tape));
         let text = render(&case, "a case").unwrap();
         assert!(text.starts_with("# a case\n\n[sim]"), "{text}");
         let again = load_str("case.toml", &text).unwrap();

@@ -15,10 +15,11 @@
 pub mod case_file;
 pub mod shrink;
 pub mod swarm;
+pub mod workload;
 
 use crate::report::{Report, Verdict};
 use crate::run::{RunOptions, run};
-use crate::scenario::{FaultSpec, Scenario};
+use crate::scenario::{ActionSpec, FaultSpec, Scenario};
 use crate::sim::{Exploration, SimDuration};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -53,6 +54,9 @@ pub struct Replay {
     pub fixes: Vec<crate::quirks::Fix>,
     /// Swarm faults added to the scenario's own.
     pub faults: Vec<FaultSpec>,
+    /// Swarm workload changes added to the scenario's own actions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionSpec>,
     /// What the case produced when it was recorded.
     pub trace_hash: String,
     pub failing: Vec<String>,
@@ -146,10 +150,12 @@ pub fn informer_recovery() -> SimDuration {
 /// a swarm fault that fails informers' watches (`swarm::breaks_watches`) adds the informers'
 /// recovery ([`informer_recovery`]) to the convergence bound: the scenario's bound judges the
 /// service mirror once its informers see the world again, not client-go's backoff.
-pub fn case_scenario(base: &Scenario, faults: &[FaultSpec]) -> Scenario {
+pub fn case_scenario(base: &Scenario, faults: &[FaultSpec], actions: &[ActionSpec]) -> Scenario {
     let mut s = base.clone();
     s.faults.extend(faults.iter().cloned());
     s.faults.sort_by_key(|f| f.at);
+    s.actions.extend(actions.iter().cloned());
+    s.actions.sort_by_key(|a| a.at);
     let stretch = if faults.iter().any(|f| swarm::needs_resync(base, &f.kind)) {
         crate::defaults::INFORMER_RESYNC
     } else if faults.iter().any(|f| swarm::breaks_watches(&f.kind)) {
@@ -181,8 +187,9 @@ fn run_case(
     seed: u64,
     mode: Exploration,
     faults: &[FaultSpec],
+    actions: &[ActionSpec],
 ) -> Result<Report, String> {
-    let scenario = Arc::new(case_scenario(base, faults));
+    let scenario = Arc::new(case_scenario(base, faults, actions));
     let options = RunOptions {
         seed: Some(seed),
         exploration: mode,
@@ -214,16 +221,18 @@ pub fn case(
     seed: u64,
 ) -> Result<(CaseResult, Replay), String> {
     let mode = mode_for(options, seed);
-    let faults = if options.swarm {
-        swarm::draw(base, seed)
+    let (faults, actions) = if options.swarm {
+        let faults = swarm::draw(base, seed);
+        let actions = workload::draw(base, seed, &faults);
+        (faults, actions)
     } else {
-        Vec::new()
+        (Vec::new(), Vec::new())
     };
-    let first = run_case(base, seed, mode, &faults)?;
+    let first = run_case(base, seed, mode, &faults, &actions)?;
     let (verdict, trace_hash, failing, events) = outcome(&first);
     let rerun = options.check_determinism || seed.is_multiple_of(20);
     let deterministic = if rerun {
-        let again = outcome(&run_case(base, seed, mode, &faults)?);
+        let again = outcome(&run_case(base, seed, mode, &faults, &actions)?);
         Some(again.1 == trace_hash && again.2 == failing)
     } else {
         None
@@ -234,6 +243,7 @@ pub fn case(
         mode,
         fixes: options.fixes.clone(),
         faults: faults.clone(),
+        actions: actions.clone(),
         trace_hash: trace_hash.clone(),
         failing: failing.clone(),
     };
@@ -278,6 +288,7 @@ fn panicked_case(
             mode,
             fixes: options.fixes.clone(),
             faults: Vec::new(),
+            actions: Vec::new(),
             trace_hash: String::new(),
             failing,
         },
@@ -531,7 +542,7 @@ pub fn write_replays(
 /// Runs a replay file's case again; returns the new result and whether its trace hash matches.
 /// Returns the case's result, its full report and whether the trace hash is the recorded one.
 pub fn replay(base: &Scenario, r: &Replay) -> Result<(CaseResult, Report, bool), String> {
-    let report = run_case(base, r.seed, r.mode, &r.faults)?;
+    let report = run_case(base, r.seed, r.mode, &r.faults, &r.actions)?;
     let (verdict, trace_hash, failing, events) = outcome(&report);
     let same = trace_hash == r.trace_hash && failing == r.failing;
     Ok((

@@ -165,7 +165,7 @@ pub fn shrink(base: &Scenario, replay: &Replay, budget: usize) -> Result<Shrunk,
         .cloned()
         .ok_or("the case does not fail: nothing to shrink")?;
     // Record the decisions the failing run drew.
-    let scenario = Arc::new(super::case_scenario(base, &replay.faults));
+    let scenario = Arc::new(super::case_scenario(base, &replay.faults, &replay.actions));
     let recorded = run(
         scenario,
         &RunOptions {
@@ -182,6 +182,7 @@ pub fn shrink(base: &Scenario, replay: &Replay, budget: usize) -> Result<Shrunk,
         replay.seed,
         replay.mode,
         &replay.faults,
+        &replay.actions,
         Some(&recorded),
     );
     let mut doc =

@@ -24,13 +24,24 @@ pub enum LinkUpdate {
 #[derive(Clone, Debug)]
 pub struct LinkHandler {
     name: String,
+    /// Breakage `status-write-restarts-watcher`: any update of the Link restarts the watcher,
+    /// as before linkerd2#13579.
+    restart_on_any_update: bool,
 }
 
 impl LinkHandler {
     pub fn new(name: &str) -> LinkHandler {
         LinkHandler {
             name: name.to_string(),
+            restart_on_any_update: false,
         }
+    }
+
+    /// The handlers with the switched-on breakages.
+    pub fn with_breakages(mut self, breakages: &crate::multicluster::Breakages) -> LinkHandler {
+        self.restart_on_any_update =
+            breakages.has(crate::multicluster::Breakage::StatusWriteRestartsWatcher);
+        self
     }
 
     pub fn on_delta(&self, delta: &Delta) -> Option<LinkUpdate> {
@@ -38,7 +49,8 @@ impl LinkHandler {
         match delta {
             Delta::Added(o) => ours(o.name()).then_some(LinkUpdate::Applied),
             Delta::Updated { old, new } => {
-                (ours(new.name()) && !old.spec_eq(new)).then_some(LinkUpdate::Applied)
+                let changed = self.restart_on_any_update || !old.spec_eq(new);
+                (ours(new.name()) && changed).then_some(LinkUpdate::Applied)
             }
             Delta::Deleted(d) => ours(d.object().name()).then_some(LinkUpdate::Deleted),
             Delta::Synced => None,

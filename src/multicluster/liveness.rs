@@ -16,6 +16,8 @@ use crate::sim::SimDuration;
 #[derive(Clone, Debug)]
 pub struct GatewayLiveness {
     alive: bool,
+    /// Breakage `liveness-ignores-dead`: a "dead" message leaves `gatewayAlive` true.
+    ignore_dead: bool,
     /// `None`: the Link has no gateway address, so there is no repair ticker.
     repair_period: Option<SimDuration>,
 }
@@ -25,7 +27,12 @@ impl GatewayLiveness {
     pub fn new(config: &LinkConfig) -> GatewayLiveness {
         let has_gateway = !config.link.spec.gateway_address.is_empty();
         GatewayLiveness {
-            alive: true,
+            alive: !config
+                .breakages
+                .has(super::config::Breakage::WatcherStartsNotAlive),
+            ignore_dead: config
+                .breakages
+                .has(super::config::Breakage::LivenessIgnoresDead),
             repair_period: has_gateway.then_some(config.repair_period),
         }
     }
@@ -47,7 +54,7 @@ impl GatewayLiveness {
 
     /// A liveness message from the probe worker: the repair to enqueue.
     pub fn on_liveness(&mut self, alive: bool) -> MirrorEvent {
-        self.alive = alive;
+        self.alive = alive || self.ignore_dead;
         MirrorEvent::RepairEndpoints
     }
 }

@@ -108,7 +108,7 @@ pub struct ProbeWorker {
 
 /// Go's `time.ParseDuration` for the inputs that matter: a unit is required except for "0";
 /// signs are accepted (a negative period makes the worker exit here).
-fn parse_go_duration(text: &str) -> Result<SimDuration, String> {
+pub(crate) fn parse_go_duration(text: &str) -> Result<SimDuration, String> {
     let t = text.strip_prefix('+').unwrap_or(text);
     if t.starts_with('-') {
         return Err(format!(

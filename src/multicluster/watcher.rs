@@ -845,6 +845,9 @@ impl ClusterWatcher {
     // -----------------------------------------------------------------------------------------
 
     fn mirror_selector(&self) -> LabelSelector {
+        if self.cfg.breakages.has(Breakage::MirrorSelectorIgnoresLink) {
+            return LabelSelector::eq([(LABEL_MIRRORED_SERVICE, "true")]);
+        }
         LabelSelector::eq([
             (LABEL_MIRRORED_SERVICE, "true"),
             (LABEL_CLUSTER_NAME, self.target()),
@@ -862,11 +865,18 @@ impl ClusterWatcher {
             .collect();
         let mut errors = vec![];
         for svc in services {
-            let mirrored = svc
-                .labels()
-                .get(LABEL_HEADLESS_MIRROR_SVC_NAME)
-                .cloned()
-                .unwrap_or_else(|| svc.name().to_string());
+            let root = svc.labels().get(LABEL_HEADLESS_MIRROR_SVC_NAME).cloned();
+            let mirrored = match root {
+                Some(root)
+                    if !self
+                        .cfg
+                        .breakages
+                        .has(Breakage::OrphanGcIgnoresHeadlessRoot) =>
+                {
+                    root
+                }
+                _ => svc.name().to_string(),
+            };
             let remote_name = remote_name_of(&mirrored, self.target());
             if env
                 .remote

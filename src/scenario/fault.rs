@@ -198,6 +198,33 @@ impl FaultKind {
         }
     }
 
+    /// Whether this fault cuts the probe path from a service mirror in cluster `source` to the
+    /// gateway of cluster `target` (`Some`), and whether probes then fail fast (`Some(true)`: a
+    /// refused connection) or only at their timeout (`Some(false)`: packets vanish). A partial
+    /// loss, a slow path or an identity fault is not a cut.
+    pub fn gateway_cut(&self, source: &str, target: &str) -> Option<bool> {
+        let group_of =
+            |groups: &[Vec<String>], c: &str| groups.iter().position(|g| g.iter().any(|x| x == c));
+        match self {
+            FaultKind::GatewayDown(c) if c == target => Some(true),
+            FaultKind::ClusterDown(c) if c == target => Some(false),
+            // A probe needs both directions: a one-way cut either way breaks it.
+            FaultKind::Partition { groups, mode, .. } => {
+                match (group_of(groups, source), group_of(groups, target)) {
+                    (Some(a), Some(b)) if a != b => Some(*mode == PartitionMode::Reject),
+                    _ => None,
+                }
+            }
+            FaultKind::LossyPath { a, b, loss, .. }
+                if loss.num >= loss.den
+                    && ((a == source && b == target) || (a == target && b == source)) =>
+            {
+                Some(false)
+            }
+            _ => None,
+        }
+    }
+
     /// Clusters directly involved in this fault (for the failure-domain check).
     pub fn clusters(&self) -> Vec<String> {
         match self {

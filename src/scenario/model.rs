@@ -235,7 +235,7 @@ pub struct TrafficSpec {
     pub timeout: SimDuration,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ActionKind {
     Scale {
         workload: String,
@@ -284,6 +284,24 @@ pub enum ActionKind {
 }
 
 impl ActionKind {
+    /// The object the action changes (a workload, Service, Link or namespace name): a later
+    /// action on the same object in the same cluster and namespace may undo it.
+    pub fn object(&self) -> &str {
+        match self {
+            ActionKind::Scale { workload, .. } => workload,
+            ActionKind::Export { service }
+            | ActionKind::Unexport { service }
+            | ActionKind::DeleteService { service }
+            | ActionKind::Label { service, .. }
+            | ActionKind::Annotate { service, .. } => service,
+            ActionKind::DeleteLink { link }
+            | ActionKind::Unlink { link }
+            | ActionKind::Link { link }
+            | ActionKind::LinkSelector { link, .. } => link,
+            ActionKind::CreateNamespace { name } => name,
+        }
+    }
+
     /// One line for reports, e.g. `scale web to 3`.
     pub fn describe(&self) -> String {
         match self {
@@ -318,7 +336,7 @@ impl ActionKind {
     }
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ActionSpec {
     pub at: SimDuration,
     pub cluster: String,
@@ -386,5 +404,26 @@ pub struct Expectation {
 pub struct FuzzSpec {
     /// Fault kinds the swarm may draw; `None` = the default set.
     pub faults: Option<Vec<FaultTag>>,
+    /// Workload changes the swarm may draw; `None` = none (opt-in while the library's fuzz
+    /// targets are triaged with them).
+    pub workload: Option<Vec<WorkloadTag>>,
     pub delay_perturbation_max: Option<SimDuration>,
+}
+
+crate::named::named! {
+    /// A kind of workload change the swarm may draw (`[fuzz] workload = [...]`).
+    pub enum WorkloadTag {
+        /// An exported service unexported, then exported again.
+        Unexport = "unexport",
+        /// A service that is not exported, exported for a while.
+        Export = "export",
+        /// A Deployment or StatefulSet scaled (0 to replicas + 2) and back.
+        Scale = "scale",
+        /// A label added to a service and removed.
+        Label = "label",
+        /// An annotation added to a service and removed.
+        Annotate = "annotate",
+        /// A namespace created in a cluster.
+        Namespace = "namespace",
+    }
 }

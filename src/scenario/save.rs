@@ -476,9 +476,12 @@ fn expect(e: &Expectation) -> schema::Expect {
 }
 
 fn fuzz(f: &FuzzSpec) -> Option<schema::Fuzz> {
-    (f.faults.is_some() || f.delay_perturbation_max.is_some()).then(|| schema::Fuzz {
-        faults: (f.faults.as_ref()).map(|t| t.iter().map(|t| name(t.name())).collect()),
-        delay_perturbation_max: f.delay_perturbation_max.map(Dur),
+    (f.faults.is_some() || f.workload.is_some() || f.delay_perturbation_max.is_some()).then(|| {
+        schema::Fuzz {
+            faults: (f.faults.as_ref()).map(|t| t.iter().map(|t| name(t.name())).collect()),
+            workload: (f.workload.as_ref()).map(|t| t.iter().map(|t| name(t.name())).collect()),
+            delay_perturbation_max: f.delay_perturbation_max.map(Dur),
+        }
     })
 }
 

@@ -547,6 +547,9 @@ pub struct Fuzz {
     /// Fault kinds the swarm may draw (default: all that keep the scenario's promise).
     #[serde(default)]
     pub faults: Option<Vec<Name>>,
+    /// Workload changes the swarm may draw (default: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workload: Option<Vec<Name>>,
     #[serde(default)]
     pub delay_perturbation_max: Option<Dur>,
 }

@@ -36,6 +36,21 @@ pub enum Observation {
         name: String,
         exported: bool,
     },
+    /// The service mirror of `link` in `cluster` started a cluster watcher (spec §4.1
+    /// `Start()`: GC, replay, repair) for this Link, in its `incarnation`-th process (0: the
+    /// first; a crash or a fatal exit starts the next).
+    WatcherStarted {
+        cluster: usize,
+        link: String,
+        incarnation: u32,
+        object: Arc<Object>,
+    },
+    /// The service mirror of `link` in `cluster` has no watcher any more: it saw its Link
+    /// deleted, or its process restarted.
+    WatcherStopped {
+        cluster: usize,
+        link: String,
+    },
     /// The probe worker of `link` reported a liveness change.
     GatewayLiveness {
         link: String,

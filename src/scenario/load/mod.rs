@@ -34,6 +34,9 @@ pub const CHECK_NAMES: &[&str] = &[
     "availability",
     "link-status",
     "write-amplification",
+    "watcher-restarts",
+    "gateway-readiness",
+    "mirror-stability",
 ];
 
 /// Reads and validates a scenario file.

@@ -96,6 +96,24 @@ impl Validator<'_> {
             faults: fuzz_raw
                 .faults
                 .map(|fs| fs.iter().filter_map(|f| self.swarm_fault(f)).collect()),
+            workload: fuzz_raw.workload.map(|ws| {
+                ws.iter()
+                    .filter_map(|w| {
+                        let tag = WorkloadTag::from_name(w.get_ref());
+                        if tag.is_none() {
+                            self.error(
+                                w,
+                                format!(
+                                    "unknown workload change \"{}\" (known: {})",
+                                    w.get_ref(),
+                                    WorkloadTag::names()
+                                ),
+                            );
+                        }
+                        tag
+                    })
+                    .collect()
+            }),
             delay_perturbation_max: fuzz_raw.delay_perturbation_max.map(|d| d.0),
         };
         let exploration = match &raw.sim.exploration {

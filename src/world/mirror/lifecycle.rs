@@ -145,6 +145,10 @@ impl MirrorNode {
                 self.settings.link_name
             );
             self.say(env, line);
+            env.observe(Observation::WatcherStopped {
+                cluster: env.cluster,
+                link: self.settings.link_name.clone(),
+            });
             return;
         };
         // Load the credentials Secret (spec §2.5, §9.3): missing, or without `kubeconfig`, the
@@ -313,6 +317,12 @@ impl MirrorNode {
             ),
         };
         self.say(env, started);
+        env.observe(Observation::WatcherStarted {
+            cluster: env.cluster,
+            link: self.settings.link_name.clone(),
+            incarnation: self.restarts,
+            object: std::sync::Arc::new(crate::k8s::Object::Link((*link).clone())),
+        });
         if let Some(period) = liveness.first_repair_after() {
             env.ctx.timer(
                 period,

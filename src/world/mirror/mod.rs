@@ -162,7 +162,7 @@ impl MirrorNode {
         let informers: Vec<_> = LocalInformer::ALL.map(LocalInformer::informer).into();
         MirrorNode {
             local: ApiClient::new(LOCAL_CLIENT, local_api, 50, 100, informers),
-            links: LinkHandler::new(&settings.link_name),
+            links: LinkHandler::new(&settings.link_name).with_breakages(&settings.breakages),
             settings,
             remote: None,
             phase: Phase::Idle,
@@ -229,6 +229,11 @@ impl MirrorNode {
 
     /// A process restart: everything in memory is gone.
     pub fn restart(&mut self, env: &mut Env<'_, '_>, local_api: ComponentId) {
+        // The process that ran the watcher is gone (it crashed or exited earlier).
+        env.observe(crate::world::Observation::WatcherStopped {
+            cluster: env.cluster,
+            link: self.settings.link_name.clone(),
+        });
         self.stop_watcher(env);
         self.local.stop(env);
         let settings = self.settings.clone();
