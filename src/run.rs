@@ -8,6 +8,7 @@ use crate::sim::trace::TraceRecord;
 use crate::sim::{
     Exploration, Kernel, KernelConfig, RunOutcome, Schedule, SimDuration, SimTime, Tape,
 };
+use crate::world::view::WorldView;
 use crate::world::{Msg, World};
 use std::sync::Arc;
 
@@ -115,7 +116,7 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
     let mut checker = Checker::new(if options.no_checks {
         Vec::new()
     } else {
-        check::checks_for(&world)
+        check::checks_for(&world.scenario)
     });
     let end = SimTime::ZERO
         + options
@@ -175,7 +176,7 @@ fn drive(
             if !world.observations.is_empty() {
                 let observations = std::mem::take(&mut world.observations);
                 for (at, obs) in &observations {
-                    checker.observe(step.seq, *at, obs, world);
+                    checker.observe(step.seq, *at, obs, WorldView::new(world));
                 }
             }
         }
@@ -229,9 +230,10 @@ fn conclude(
         RunOutcome::EventLimit => reached + crate::sim::SimDuration(1),
         _ => reached,
     };
-    let traffic = crate::check::traffic::rows(world, judged_end);
-    let traffic_per_fault = crate::check::traffic::fault_tables(world, judged_end);
-    let (mut results, convergence) = checker.finish(world, judged_end, stopped_early.as_deref());
+    let view = WorldView::new(world);
+    let traffic = crate::check::traffic::rows(view, judged_end);
+    let traffic_per_fault = crate::check::traffic::fault_tables(view, judged_end);
+    let (mut results, convergence) = checker.finish(view, judged_end, stopped_early.as_deref());
     if options.cross_check {
         let mismatches = world.cross_check_mismatches();
         results.push(crate::check::CheckResult::new(
@@ -513,11 +515,11 @@ pub fn run_until_converged(
     let mut evaluated: Option<(SimTime, u64)> = None;
     let evaluate = |world: &World, now: SimTime, last_write: SimTime, result: &mut Converged| {
         result.evaluations += 1;
-        let (problems, judged) = crate::check::convergence::Convergence::evaluate(world);
-        result.mirrors = judged.len();
+        let eval = crate::check::convergence::Convergence::evaluate(WorldView::new(world));
+        result.mirrors = eval.judged.len();
         result.problems = match targets_ready(world) {
             Err(p) => vec![p],
-            Ok(()) => problems.into_iter().take(10).collect(),
+            Ok(()) => eval.problems.into_iter().take(10).collect(),
         };
         if result.problems.is_empty() {
             result.at = Some(last_write);

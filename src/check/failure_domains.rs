@@ -6,10 +6,11 @@
 //! involve the flow's pair is active, or recovering, say nothing about the fault under
 //! judgement, so they are left out of both the baseline and the fault window.
 
-use super::traffic::{BASELINE, flows, target_cluster};
+use super::oracle::target_cluster;
+use super::traffic::BASELINE;
 use super::{Check, CheckResult};
 use crate::sim::{Ratio, SimDuration, SimTime};
-use crate::world::World;
+use crate::world::view::WorldView;
 
 pub struct FailureDomains {
     pub tolerance: Ratio,
@@ -23,16 +24,15 @@ const MIN_SAMPLES: usize = 10;
 
 /// `[from, to)` intervals in which a pair's traffic is explained by a fault involving it.
 fn explained_windows(
-    world: &World,
+    view: WorldView<'_>,
     from: &str,
     to: &str,
     lead: SimDuration,
     end: SimTime,
 ) -> Vec<(SimTime, SimTime)> {
-    world
-        .fired_faults()
+    view.fired_faults()
         .iter()
-        .filter(|f| world.scenario.faults[f.index].kind.affects_pair(from, to))
+        .filter(|f| view.scenario().faults[f.index].kind.affects_pair(from, to))
         .map(|f| {
             (
                 SimTime(f.at.0.saturating_sub(lead.0)),
@@ -50,23 +50,23 @@ impl Check for FailureDomains {
         super::CheckClass::Safety
     }
 
-    fn finish(&mut self, world: &World, end: SimTime) -> CheckResult {
+    fn finish(&mut self, view: WorldView<'_>, end: SimTime) -> CheckResult {
         let tolerance = self.tolerance.as_f64();
         let mut problems = Vec::new();
         let mut compared = 0;
         let mut candidates = 0;
-        for fault in world.fired_faults() {
-            let kind = &world.scenario.faults[fault.index].kind;
+        for fault in view.fired_faults() {
+            let kind = &view.scenario().faults[fault.index].kind;
             let (start, stop) = (fault.at, fault.healed_at.unwrap_or(end));
             let base_start = SimTime(start.0.saturating_sub(BASELINE.0));
-            for flow in flows(world) {
+            for flow in view.flows() {
                 let from = &flow.spec.from;
-                let to = target_cluster(&world.scenario, from, &flow.spec.host);
+                let to = target_cluster(view.scenario(), from, &flow.spec.host);
                 if kind.affects_pair(from, &to) {
                     continue;
                 }
                 // A request sent up to one timeout before a fault can fail because of it.
-                let explained = explained_windows(world, from, &to, flow.spec.timeout, end);
+                let explained = explained_windows(view, from, &to, flow.spec.timeout, end);
                 let ratio = |a: SimTime, b: SimTime, exclude: bool| {
                     let mut cuts = vec![a, b];
                     if exclude {

@@ -18,7 +18,7 @@
 use super::case_file;
 use super::{Replay, failing};
 use crate::run::{RunOptions, run};
-use crate::scenario::{ActionSpec, Expectation, ExpectedVerdict, Scenario, load_str, save};
+use crate::scenario::{ActionSpec, Expectation, Scenario, load_str, save};
 use crate::sim::{Exploration, Tape};
 use std::sync::Arc;
 
@@ -305,14 +305,7 @@ pub fn shrink(base: &Scenario, replay: &Replay, budget: usize) -> Result<Shrunk,
     let report = run(Arc::new(reloaded(&doc)?), &RunOptions::default())?.report;
     let failing_now = failing(&report);
     doc.expect = Some(Expectation {
-        verdict: match report.verdict {
-            crate::report::Verdict::Pass => ExpectedVerdict::Pass,
-            crate::report::Verdict::SafetyFailure | crate::report::Verdict::LivenessFailure => {
-                ExpectedVerdict::Fail
-            }
-            crate::report::Verdict::Inconclusive => ExpectedVerdict::Inconclusive,
-            crate::report::Verdict::InternalError => ExpectedVerdict::Error,
-        },
+        verdict: report.verdict.expected(),
         failing: report
             .failed_checks()
             .into_iter()
