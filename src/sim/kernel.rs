@@ -18,6 +18,7 @@ use super::time::{SimDuration, SimTime};
 use super::trace::{Message, Trace};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::ops::ControlFlow;
 
 /// Address of a component in one run. Ids are dense and assigned in world-build order; the RNG
 /// stream of a component is derived from its *name*, not its id.
@@ -173,7 +174,7 @@ pub trait World<M> {
     fn deliver(&mut self, ctx: &mut Ctx<'_, M>, to: ComponentId, msg: M);
 }
 
-/// Why [`Kernel::run_until`] returned.
+/// Why [`Kernel::run_until`] (or [`Kernel::run_observed`]) returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunOutcome {
     /// Virtual time reached the requested instant.
@@ -182,6 +183,8 @@ pub enum RunOutcome {
     Quiescent,
     /// The event budget ran out first ("did not quiesce").
     EventLimit,
+    /// The observer of [`Kernel::run_observed`] stopped the run after a delivery.
+    Stopped,
 }
 
 /// A delivered event, as returned by [`Kernel::step`].
@@ -332,6 +335,21 @@ impl<M: Message> Kernel<M> {
         until: SimTime,
         events_max: u64,
     ) -> RunOutcome {
+        self.run_observed(world, until, events_max, |_, _| ControlFlow::Continue(()))
+    }
+
+    /// The run loop, the only one: like [`Kernel::run_until`], and after every delivery calls
+    /// `observer` with the world and the delivered [`Step`] (to drain what the world recorded,
+    /// feed checks, poll a stop condition); the run stops there ([`RunOutcome::Stopped`], the
+    /// clock left at that delivery) when the observer breaks. The observer runs between
+    /// deliveries and cannot schedule anything: it only watches.
+    pub fn run_observed<W: World<M>>(
+        &mut self,
+        world: &mut W,
+        until: SimTime,
+        events_max: u64,
+        mut observer: impl FnMut(&mut W, Step) -> ControlFlow<()>,
+    ) -> RunOutcome {
         let budget_end = self.core.delivered.saturating_add(events_max);
         loop {
             match self.core.queue.peek() {
@@ -348,7 +366,12 @@ impl<M: Message> Kernel<M> {
             if self.core.delivered >= budget_end {
                 return RunOutcome::EventLimit;
             }
-            self.step(world);
+            let Some(step) = self.step(world) else {
+                continue;
+            };
+            if observer(world, step).is_break() {
+                return RunOutcome::Stopped;
+            }
         }
     }
 
@@ -487,5 +510,36 @@ mod tests {
             RunOutcome::EventLimit
         );
         assert_eq!(k.delivered(), 10);
+    }
+
+    /// The observer sees every delivery, after the world handled it, and can stop the run there.
+    #[test]
+    fn an_observer_sees_every_step_and_may_stop_the_run() {
+        let mut k = Kernel::new(KernelConfig::new(1));
+        let a = k.add_component("a");
+        let b = k.add_component("b");
+        let mut w = Pair {
+            log: vec![],
+            other: [b, a],
+        };
+        k.inject(a, SimTime::ZERO, Ping(0));
+        let mut seen = Vec::new();
+        let outcome = k.run_observed(&mut w, SimTime::MAX, u64::MAX, |w: &mut Pair, step| {
+            assert_eq!(
+                w.log.last().map(|(at, to, _)| (*at, *to)),
+                Some((step.at, step.to))
+            );
+            seen.push(step.seq);
+            if w.log.last().is_some_and(|(_, _, n)| *n == 7) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        assert_eq!(outcome, RunOutcome::Stopped);
+        assert_eq!(seen.len(), 8);
+        assert_eq!(k.delivered(), 8);
+        // The clock stays at the delivery that stopped the run.
+        assert_eq!(k.now(), w.log[7].0);
     }
 }
