@@ -118,7 +118,8 @@ impl<M> Core<M> {
 /// What a component sees while handling one event.
 pub struct Ctx<'a, M> {
     core: &'a mut Core<M>,
-    rng: &'a mut Prng,
+    /// Every component's random stream, by id (`me`'s is the one `rng` draws from).
+    rngs: &'a mut [Prng],
     me: ComponentId,
 }
 
@@ -136,7 +137,19 @@ impl<'a, M> Ctx<'a, M> {
     /// This component's own random stream.
     #[inline]
     pub fn rng(&mut self) -> &mut Prng {
-        self.rng
+        &mut self.rngs[self.me.index()]
+    }
+    /// The context of component `id` acting within this delivery, for world code that runs
+    /// another component synchronously (an API server serving a direct in-cluster call): its
+    /// random draws come from `id`'s own stream and its timers go to `id`, so what one
+    /// component does never depends on who called it.
+    #[inline]
+    pub fn on_behalf_of(&mut self, id: ComponentId) -> Ctx<'_, M> {
+        Ctx {
+            core: self.core,
+            rngs: self.rngs,
+            me: id,
+        }
     }
     /// The schedule (model jitter and exploration perturbations).
     #[inline]
@@ -320,7 +333,7 @@ impl<M: Message> Kernel<M> {
         };
         let mut ctx = Ctx {
             core: &mut self.core,
-            rng: &mut self.rngs[entry.to.index()],
+            rngs: &mut self.rngs,
             me: entry.to,
         };
         world.deliver(&mut ctx, entry.to, entry.msg);
@@ -405,7 +418,7 @@ impl<M: Message> Kernel<M> {
     pub(crate) fn deliver_now<W: World<M>>(&mut self, world: &mut W, to: ComponentId, msg: M) {
         let mut ctx = Ctx {
             core: &mut self.core,
-            rng: &mut self.rngs[to.index()],
+            rngs: &mut self.rngs,
             me: to,
         };
         world.deliver(&mut ctx, to, msg);
@@ -541,5 +554,34 @@ mod tests {
         assert_eq!(k.delivered(), 8);
         // The clock stays at the delivery that stopped the run.
         assert_eq!(k.now(), w.log[7].0);
+    }
+
+    /// A component acting for another within a delivery (an API server serving a direct call)
+    /// draws from the other's stream: neither stream depends on who called whom.
+    #[test]
+    fn acting_on_behalf_of_another_component_draws_from_its_stream() {
+        struct Caller {
+            api: ComponentId,
+            drawn: Vec<u64>,
+        }
+        impl World<Ping> for Caller {
+            fn deliver(&mut self, ctx: &mut Ctx<'_, Ping>, _to: ComponentId, _msg: Ping) {
+                let mut api = ctx.on_behalf_of(self.api);
+                assert_eq!(api.me(), self.api);
+                self.drawn.push(api.rng().next_u64());
+            }
+        }
+        let mut k = Kernel::new(KernelConfig::new(9));
+        let a = k.add_component("a");
+        let api = k.add_component("api");
+        let mut w = Caller { api, drawn: vec![] };
+        k.inject(a, SimTime::ZERO, Ping(0));
+        k.inject(a, SimTime::ZERO, Ping(1));
+        k.run_until(&mut w, SimTime::MAX, u64::MAX);
+        let mut api_stream = Prng::stream(9, "api");
+        assert_eq!(w.drawn, [api_stream.next_u64(), api_stream.next_u64()]);
+        // The caller's own stream is untouched, the API server's has moved on.
+        assert_eq!(k.rng_of(a).next_u64(), Prng::stream(9, "a").next_u64());
+        assert_eq!(k.rng_of(api).next_u64(), api_stream.next_u64());
     }
 }
