@@ -340,7 +340,14 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         return ExitCode::from(EXIT_BAD_INPUT);
     }
     if let Some(path) = &args.trace_perfetto
-        && let Err(e) = std::fs::write(path, report::perfetto::render(&result))
+        && let Err(e) = std::fs::write(
+            path,
+            report::perfetto::render(
+                &result.report,
+                result.trace.as_deref().unwrap_or_default(),
+                &result.component_names,
+            ),
+        )
     {
         eprintln!("{}: cannot write the Perfetto trace: {e}", path.display());
         return ExitCode::from(EXIT_BAD_INPUT);

@@ -8,7 +8,9 @@ use crate::sim::trace::TraceRecord;
 use crate::sim::{
     Exploration, Kernel, KernelConfig, RunOutcome, Schedule, SimDuration, SimTime, Tape,
 };
+use crate::world::view::WorldView;
 use crate::world::{Msg, World};
+use std::ops::ControlFlow;
 use std::sync::Arc;
 
 #[derive(Clone, Debug, Default)]
@@ -115,7 +117,7 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
     let mut checker = Checker::new(if options.no_checks {
         Vec::new()
     } else {
-        check::checks_for(&world)
+        check::checks_for(&world.scenario)
     });
     let end = SimTime::ZERO
         + options
@@ -160,25 +162,15 @@ fn drive(
     // One guard around the whole loop (a guard per event costs ~5% of a fuzz case); after a
     // panic the kernel and world are still there to report what the run had reached.
     let looped = crate::panics::catch(|| {
-        loop {
-            match kernel.next_event_time() {
-                None => return RunOutcome::Quiescent,
-                Some(t) if t > end => return RunOutcome::ReachedTime,
-                Some(_) => {}
-            }
-            if kernel.delivered() >= events_max {
-                return RunOutcome::EventLimit;
-            }
-            let Some(step) = kernel.step(world) else {
-                return RunOutcome::Quiescent;
-            };
+        kernel.run_observed(world, end, events_max, |world: &mut World, step| {
             if !world.observations.is_empty() {
                 let observations = std::mem::take(&mut world.observations);
                 for (at, obs) in &observations {
-                    checker.observe(step.seq, *at, obs, world);
+                    checker.observe(step.seq, *at, obs, WorldView::new(world));
                 }
             }
-        }
+            ControlFlow::Continue(())
+        })
     });
     match looped {
         Ok(outcome) => Driven {
@@ -208,7 +200,7 @@ fn conclude(
     // A run that ran out of events or was quiescent has seen everything up to `end`; one
     // stopped by the event budget has seen only up to its last event.
     let reached = match outcome {
-        RunOutcome::EventLimit => kernel.now(),
+        RunOutcome::EventLimit | RunOutcome::Stopped => kernel.now(),
         RunOutcome::ReachedTime | RunOutcome::Quiescent => end,
     };
     let stopped_early = match outcome {
@@ -229,9 +221,10 @@ fn conclude(
         RunOutcome::EventLimit => reached + crate::sim::SimDuration(1),
         _ => reached,
     };
-    let traffic = crate::check::traffic::rows(world, judged_end);
-    let traffic_per_fault = crate::check::traffic::fault_tables(world, judged_end);
-    let (mut results, convergence) = checker.finish(world, judged_end, stopped_early.as_deref());
+    let view = WorldView::new(world);
+    let traffic = crate::check::traffic::rows(view, judged_end);
+    let traffic_per_fault = crate::check::traffic::fault_tables(view, judged_end);
+    let (mut results, convergence) = checker.finish(view, judged_end, stopped_early.as_deref());
     if options.cross_check {
         let mismatches = world.cross_check_mismatches();
         results.push(crate::check::CheckResult::new(
@@ -257,6 +250,7 @@ fn conclude(
         reached_ns: reached.0,
         outcome: match outcome {
             RunOutcome::EventLimit => "event-limit",
+            RunOutcome::Stopped => "stopped",
             _ if end < scenario_end => "until",
             RunOutcome::ReachedTime => "completed",
             RunOutcome::Quiescent => "quiescent",
@@ -499,7 +493,6 @@ pub fn run_until_converged(
             .until
             .unwrap_or(scenario.duration)
             .min(scenario.duration);
-    let revision = |w: &World| w.apis.iter().map(|a| a.server.revision()).sum::<u64>();
     let mut result = Converged {
         at: None,
         detected_at: None,
@@ -509,46 +502,50 @@ pub fn run_until_converged(
         problems: Vec::new(),
     };
     let mut last_write = SimTime::ZERO;
-    let mut written = revision(&world);
+    let mut written = WorldView::new(&world).revision();
     let mut evaluated: Option<(SimTime, u64)> = None;
+    let mut last_event = kernel.now();
     let evaluate = |world: &World, now: SimTime, last_write: SimTime, result: &mut Converged| {
         result.evaluations += 1;
-        let (problems, judged) = crate::check::convergence::Convergence::evaluate(world);
-        result.mirrors = judged.len();
+        let eval = crate::check::convergence::Convergence::evaluate(WorldView::new(world));
+        result.mirrors = eval.judged.len();
         result.problems = match targets_ready(world) {
             Err(p) => vec![p],
-            Ok(()) => problems.into_iter().take(10).collect(),
+            Ok(()) => eval.problems.into_iter().take(10).collect(),
         };
         if result.problems.is_empty() {
             result.at = Some(last_write);
             result.detected_at = Some(now);
         }
     };
-    while let Some(next) = kernel.next_event_time() {
-        if next > end || kernel.delivered() >= scenario.events_max {
-            break;
-        }
-        if kernel.step(&mut world).is_none() {
-            break;
-        }
-        world.observations.clear();
-        let now = kernel.now();
-        let rev = revision(&world);
-        if rev != written {
-            written = rev;
-            last_write = now;
-        }
-        let due = evaluated.is_none_or(|(t, r)| r != rev && now >= t + poll);
-        if due && world.mirrors().iter().all(|(_, m)| m.is_idle()) {
-            evaluated = Some((now, rev));
-            evaluate(&world, now, last_write, &mut result);
-            if result.at.is_some() {
-                break;
+    kernel.run_observed(
+        &mut world,
+        end,
+        scenario.events_max,
+        |world: &mut World, step| {
+            world.observations.clear();
+            let now = step.at;
+            last_event = now;
+            let view = WorldView::new(world);
+            let rev = view.revision();
+            if rev != written {
+                written = rev;
+                last_write = now;
             }
-        }
-    }
-    if result.at.is_none() && evaluated.is_none_or(|(_, r)| r != revision(&world)) {
-        evaluate(&world, kernel.now(), last_write, &mut result);
+            let due = evaluated.is_none_or(|(t, r)| r != rev && now >= t + poll);
+            if due && view.mirrors_idle() {
+                evaluated = Some((now, rev));
+                evaluate(world, now, last_write, &mut result);
+                if result.at.is_some() {
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        },
+    );
+    if result.at.is_none() && evaluated.is_none_or(|(_, r)| r != WorldView::new(&world).revision())
+    {
+        evaluate(&world, last_event, last_write, &mut result);
     }
     result.events = kernel.delivered();
     Ok(result)

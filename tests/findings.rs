@@ -84,7 +84,9 @@ fn a_conflicting_federated_join_is_lost_unless_updates_retry_on_conflict() {
 }
 
 /// Found by `mcsim fuzz scenarios/quirk-headless-endpoints-check-service.toml --fix
-/// headless-endpoints-check-service` (seed 791, PCT; 2 of 1000 seeds): swarm outages of west's
+/// headless-endpoints-check-service` (seed 791, PCT; 2 of 1000 seeds; since the API server
+/// draws from its own random stream the same quirk shows at seed 135, PCT). At 791, swarm
+/// outages of west's
 /// API server (6.4-58.4 s) and east's (6.5-43.5 s) leave west's service mirror with informers
 /// that come back one by one. It creates the endpoint mirror db-2-east for the pod added at 1m
 /// and then handles the unexport of db, whose endpoint mirrors it lists from its local lister;
@@ -94,7 +96,7 @@ fn a_conflicting_federated_join_is_lost_unless_updates_retry_on_conflict() {
 fn a_lagging_lister_leaves_an_endpoint_mirror_behind_unless_the_unexport_lists_the_api() {
     let options = mcsim::fuzz::FuzzOptions {
         seeds: 1,
-        start: 791,
+        start: 135,
         jobs: 1,
         mode: None,
         check_determinism: false,
@@ -108,7 +110,7 @@ fn a_lagging_lister_leaves_an_endpoint_mirror_behind_unless_the_unexport_lists_t
     ))
     .unwrap();
     real.linkerd.fixes = vec![Fix::HeadlessEndpointsCheckService];
-    let (result, _) = mcsim::fuzz::case(&real, &options, 791).unwrap();
+    let (result, _) = mcsim::fuzz::case(&real, &options, 135).unwrap();
     assert!(
         result
             .failing
@@ -119,6 +121,6 @@ fn a_lagging_lister_leaves_an_endpoint_mirror_behind_unless_the_unexport_lists_t
     );
     let mut fixed = real;
     fixed.linkerd.fixes.push(Fix::HeadlessUnexportListsApi);
-    let (result, _) = mcsim::fuzz::case(&fixed, &options, 791).unwrap();
+    let (result, _) = mcsim::fuzz::case(&fixed, &options, 135).unwrap();
     assert!(result.failing.is_empty(), "{:?}", result.failing);
 }

@@ -290,3 +290,50 @@ fn before_its_link_is_made_nothing_is_mirrored() {
         west.log("east")
     );
 }
+
+/// One answer to "which selectors are in force" (the live Link's): after a `link_selector`
+/// action stops exporting a headless service, its per-pod names are no longer promised, so
+/// `headless-dns` agrees with `convergence` (which expects its mirrors gone) instead of judging
+/// the scenario's original selector.
+#[test]
+fn checks_judge_the_link_selector_in_force() {
+    let text = r#"
+[sim]
+name = "headless-selector"
+duration = "3m"
+quiet_period = "1m"
+[[cluster]]
+name = "west"
+[[cluster]]
+name = "east"
+[[link]]
+from = "west"
+to = "east"
+headless = true
+[[statefulset]]
+cluster = "east"
+name = "web"
+replicas = 2
+ports = [{ name = "http", port = 80 }]
+exported = true
+[[action]]
+at = "60s"
+cluster = "west"
+link_selector = { link = "east", selector = "mirror.linkerd.io/exported=true,tier=web" }
+[checks]
+converged_within = "60s"
+"#;
+    let west = run_west(text);
+    assert!(
+        west.report.passed(),
+        "{:?}",
+        west.report
+            .checks
+            .iter()
+            .filter(|c| c.failed())
+            .map(|c| &c.detail)
+            .collect::<Vec<_>>()
+    );
+    assert!(west.report.checks.iter().any(|c| c.name == "headless-dns"));
+    assert!(named(&west.items, "Service", "web-east").is_none());
+}

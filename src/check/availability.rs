@@ -4,10 +4,10 @@
 //! A flow between clusters that a fault still active at the end involves (a gateway that died
 //! for good) is not judged: nothing promises it recovers; the detail says how many were left out.
 
-use super::traffic::{flows, target_cluster};
+use super::oracle::target_cluster;
 use super::{Check, CheckResult};
 use crate::sim::SimTime;
-use crate::world::World;
+use crate::world::view::WorldView;
 
 pub struct Availability;
 
@@ -19,11 +19,11 @@ impl Check for Availability {
         super::CheckClass::Liveness
     }
 
-    fn finish(&mut self, world: &World, end: SimTime) -> CheckResult {
-        let from = SimTime::ZERO + world.scenario.liveness_from();
+    fn finish(&mut self, view: WorldView<'_>, end: SimTime) -> CheckResult {
+        let from = SimTime::ZERO + view.scenario().liveness_from();
         let floor = 1.0
-            - world
-                .scenario
+            - view
+                .scenario()
                 .checks
                 .failure_domain_tolerance
                 .map(|t| t.as_f64())
@@ -31,16 +31,16 @@ impl Check for Availability {
         let mut problems = Vec::new();
         let mut judged = 0;
         let mut unhealed = 0;
-        let active: Vec<usize> = world
+        let active: Vec<usize> = view
             .fired_faults()
             .iter()
             .filter(|f| f.healed_at.is_none())
             .map(|f| f.index)
             .collect();
-        for flow in flows(world) {
-            let to = target_cluster(&world.scenario, &flow.spec.from, &flow.spec.host);
+        for flow in view.flows() {
+            let to = target_cluster(view.scenario(), &flow.spec.from, &flow.spec.host);
             if active.iter().any(|i| {
-                world.scenario.faults[*i]
+                view.scenario().faults[*i]
                     .kind
                     .affects_pair(&flow.spec.from, &to)
             }) {

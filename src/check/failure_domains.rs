@@ -7,11 +7,12 @@
 //! involve the flow's pair is in effect, or recovering, say nothing about the event under
 //! judgement, so they are left out of both the baseline and the fault window.
 
-use super::traffic::{BASELINE, flows, target_cluster};
+use super::oracle::target_cluster;
+use super::traffic::BASELINE;
 use super::{Check, CheckResult};
 use crate::scenario::Scenario;
 use crate::sim::{Ratio, SimDuration, SimTime};
-use crate::world::World;
+use crate::world::view::WorldView;
 
 pub struct FailureDomains {
     pub tolerance: Ratio,
@@ -37,9 +38,9 @@ struct Event {
 }
 
 /// The run's faults and scripted actions as events.
-fn events(world: &World) -> Vec<Event> {
-    let scenario = &world.scenario;
-    let faults = world.fired_faults().iter().map(|f| {
+fn events(view: WorldView<'_>) -> Vec<Event> {
+    let scenario = view.scenario();
+    let faults = view.fired_faults().iter().map(|f| {
         let kind = scenario.faults[f.index].kind.clone();
         Event {
             start: f.at,
@@ -114,18 +115,18 @@ impl Check for FailureDomains {
         super::CheckClass::Safety
     }
 
-    fn finish(&mut self, world: &World, end: SimTime) -> CheckResult {
+    fn finish(&mut self, view: WorldView<'_>, end: SimTime) -> CheckResult {
         let tolerance = self.tolerance.as_f64();
         let mut problems = Vec::new();
         let mut compared = 0;
         let mut candidates = 0;
-        let events = events(world);
+        let events = events(view);
         for event in &events {
             let (start, stop) = (event.start, event.stop.unwrap_or(end));
             let base_start = SimTime(start.0.saturating_sub(BASELINE.0));
-            for flow in flows(world) {
+            for flow in view.flows() {
                 let from = &flow.spec.from;
-                let to = target_cluster(&world.scenario, from, &flow.spec.host);
+                let to = target_cluster(view.scenario(), from, &flow.spec.host);
                 if (event.involves)(from, &to) {
                     continue;
                 }

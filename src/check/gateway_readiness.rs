@@ -23,7 +23,8 @@ use crate::multicluster::names::{
 };
 use crate::multicluster::probe::parse_go_duration;
 use crate::sim::{SimDuration, SimTime};
-use crate::world::{Observation, World};
+use crate::world::Observation;
+use crate::world::view::WorldView;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -94,7 +95,7 @@ impl Check for GatewayReadiness {
     fn class(&self) -> CheckClass {
         CheckClass::Liveness
     }
-    fn observe(&mut self, at: SimTime, obs: &Observation, _world: &World) -> Option<String> {
+    fn observe(&mut self, at: SimTime, obs: &Observation, _view: WorldView<'_>) -> Option<String> {
         match obs {
             Observation::WatcherStarted {
                 cluster,
@@ -134,9 +135,9 @@ impl Check for GatewayReadiness {
         None
     }
 
-    fn finish(&mut self, world: &World, end: SimTime) -> CheckResult {
-        let scenario = &world.scenario;
-        let fired = world.fired_faults();
+    fn finish(&mut self, view: WorldView<'_>, end: SimTime) -> CheckResult {
+        let scenario = view.scenario();
+        let fired = view.fired_faults();
         let mut judged = 0u64;
         let mut first: Option<(SimTime, String)> = None;
         let mut violation = |t: SimTime, message: String| {

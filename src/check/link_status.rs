@@ -8,13 +8,12 @@
 //!
 //! Switched on per scenario with `[checks] link_status = true`.
 
-use super::convergence::{judge_service, namespace_skipped};
-use super::{Check, CheckResult};
+use super::convergence::judge_mirror;
+use super::{Check, CheckResult, oracle};
 use crate::k8s::objects::LinkServiceStatus;
-use crate::k8s::store::ObjectView;
 use crate::k8s::{Kind, ObjectKey};
 use crate::sim::SimTime;
-use crate::world::World;
+use crate::world::view::WorldView;
 
 /// What the status entry of one remote service must say.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -72,27 +71,22 @@ impl Check for LinkStatus {
         super::CheckClass::Liveness
     }
 
-    fn finish(&mut self, world: &World, _end: SimTime) -> CheckResult {
+    fn finish(&mut self, view: WorldView<'_>, _end: SimTime) -> CheckResult {
         let mut problems = Vec::new();
         let mut judged = 0;
-        for link in &world.scenario.links {
-            let Some((src, dst)) = world.link_clusters(link) else {
-                continue;
-            };
-            let local = world.apis[src].server.store();
-            let status: Vec<_> = world
-                .link(src, &link.name)
+        for link in oracle::links(view) {
+            let local = view.store(link.src);
+            let status: Vec<_> = view
+                .link(link.src, &link.spec.name)
                 .map(|l| l.status.mirror_services.iter().cloned().collect())
                 .unwrap_or_default();
-            for remote in world.apis[dst].server.store().list(Kind::Service, None) {
-                let Some(oracle) = judge_service(world, link, remote) else {
-                    continue;
-                };
+            for exported in link.exported() {
+                let remote = exported.remote;
                 let (ns, name) = (remote.namespace(), remote.name());
-                let mirror = format!("{name}-{}", link.name);
-                let expected = if namespace_skipped(world, link, src, ns) {
+                let mirror = link.mirror_name(name);
+                let expected = if exported.skipped {
                     Expected::MissingNamespace
-                } else if oracle.is_empty()
+                } else if judge_mirror(&link, &exported).is_empty()
                     && local
                         .get(&ObjectKey::new(Kind::Service, ns, &mirror))
                         .is_some()
@@ -107,7 +101,7 @@ impl Check for LinkStatus {
                 let entry = status
                     .iter()
                     .find(|e| e.remote_ref.name == name && e.remote_ref.namespace == ns);
-                let service = format!("{}/{link}: {ns}/{name}", link.from, link = link.name);
+                let service = format!("{}/{}: {ns}/{name}", link.spec.from, link.spec.name);
                 problems.extend(judge_entry(&service, expected, entry));
             }
         }

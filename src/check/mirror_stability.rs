@@ -14,14 +14,15 @@
 //! crash, a fatal exit) are judged: a restart must not disturb healthy mirrors.
 
 use super::{Check, CheckClass, CheckResult};
-use crate::k8s::{Kind, Object, ObjectKey, ObjectView};
+use crate::k8s::{Kind, Object, ObjectKey};
 use crate::multicluster::names::{
     LABEL_CLUSTER_NAME, LABEL_HEADLESS_MIRROR_SVC_NAME, LABEL_MIRRORED_SERVICE,
 };
 use crate::scenario::FaultKind;
 use crate::sim::{SimDuration, SimTime};
+use crate::world::Observation;
 use crate::world::observe::{MirrorWrite, WriteOp};
-use crate::world::{Observation, World};
+use crate::world::view::WorldView;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
@@ -123,12 +124,12 @@ impl MirrorStability {
         i.checked_sub(1).map(|i| samples[i].1)
     }
 
-    fn sample(&mut self, at: SimTime, world: &World) {
-        if self.revisions.len() < world.apis.len() {
-            self.revisions.resize(world.apis.len(), VecDeque::new());
+    fn sample(&mut self, at: SimTime, view: WorldView<'_>) {
+        if self.revisions.len() < view.cluster_count() {
+            self.revisions.resize(view.cluster_count(), VecDeque::new());
         }
-        for (c, api) in world.apis.iter().enumerate() {
-            let rev = api.server.revision();
+        for c in 0..view.cluster_count() {
+            let rev = view.api_revision(c);
             let samples = &mut self.revisions[c];
             if samples.back().is_none_or(|(_, r)| *r != rev) {
                 samples.push_back((at, rev));
@@ -149,9 +150,9 @@ impl MirrorStability {
         w: &MirrorWrite,
         remote: &str,
         hosts: &BTreeSet<String>,
-        world: &World,
+        view: WorldView<'_>,
     ) -> bool {
-        let scenario = &world.scenario;
+        let scenario = view.scenario();
         let source = &scenario.clusters[w.cluster].name;
         let Some(spec) = scenario
             .links
@@ -186,12 +187,12 @@ impl MirrorStability {
         let Object::Link(l) = &**link else {
             return true;
         };
-        let local = world.apis[w.cluster].server.store();
+        let local = view.store(w.cluster);
         let current_link = local.get(&link.key());
         if current_link.is_none_or(|o| rv(o) > src_rev) {
             return true;
         }
-        let store = world.apis[target].server.store();
+        let store = view.store(target);
         let ns = &w.key.namespace;
         let Some(svc) = store.get(&ObjectKey::new(Kind::Service, ns, remote)) else {
             return true;
@@ -227,7 +228,7 @@ impl MirrorStability {
                             if *c == spec.from || *c == spec.to
                     )
             };
-            if world.fired_faults().iter().any(|f| {
+            if view.fired_faults().iter().any(|f| {
                 moves_probe(&scenario.faults[f.index].kind)
                     && f.at <= at
                     && f.healed_at.is_none_or(|h| h + SETTLED >= at)
@@ -246,8 +247,8 @@ impl Check for MirrorStability {
     fn class(&self) -> CheckClass {
         CheckClass::Safety
     }
-    fn observe(&mut self, at: SimTime, obs: &Observation, world: &World) -> Option<String> {
-        self.sample(at, world);
+    fn observe(&mut self, at: SimTime, obs: &Observation, view: WorldView<'_>) -> Option<String> {
+        self.sample(at, view);
         match obs {
             Observation::WatcherStarted {
                 cluster,
@@ -261,19 +262,21 @@ impl Check for MirrorStability {
             Observation::MirrorWrite(w) => {
                 let (remote, hosts, what) = disturbance(w)?;
                 self.disturbances += 1;
-                if self.excused(at, w, &remote, &hosts, world) {
+                if self.excused(at, w, &remote, &hosts, view) {
                     return None;
                 }
                 Some(format!(
                     "the {} mirror in {} {what} although {}/{remote} stayed exported with ready \
                      endpoints and a reachable gateway for the last {SETTLED}",
-                    w.link, world.scenario.clusters[w.cluster].name, w.key.namespace
+                    w.link,
+                    view.cluster_name(w.cluster),
+                    w.key.namespace
                 ))
             }
             _ => None,
         }
     }
-    fn finish(&mut self, _world: &World, _end: SimTime) -> CheckResult {
+    fn finish(&mut self, _view: WorldView<'_>, _end: SimTime) -> CheckResult {
         CheckResult::new(
             self.name(),
             self.class(),

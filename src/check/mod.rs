@@ -10,13 +10,16 @@ pub mod gateway_readiness;
 pub mod headless_dns;
 pub mod link_status;
 pub mod mirror_stability;
+pub mod oracle;
 pub mod safety;
 pub mod traffic;
 pub mod watcher_restarts;
 pub mod write_amplification;
 
+use crate::scenario::Scenario;
 use crate::sim::SimTime;
-use crate::world::{Observation, World};
+use crate::world::Observation;
+use crate::world::view::WorldView;
 use serde::Serialize;
 
 /// Where a check first failed.
@@ -29,7 +32,7 @@ pub struct Violation {
 }
 
 /// What kind of promise a check guards; it decides how a failure counts in the verdict and
-/// the exit code (`crate::report::Verdict`).
+/// the exit code (the report's verdict).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CheckClass {
@@ -94,13 +97,18 @@ pub trait Check {
     fn name(&self) -> &'static str;
     fn class(&self) -> CheckClass;
     /// Safety: called for every observation, in order. Return a message for a violation.
-    fn observe(&mut self, _at: SimTime, _obs: &Observation, _world: &World) -> Option<String> {
+    fn observe(
+        &mut self,
+        _at: SimTime,
+        _obs: &Observation,
+        _view: WorldView<'_>,
+    ) -> Option<String> {
         None
     }
     /// Liveness and summary: called once when the run ends.
-    fn finish(&mut self, world: &World, end: SimTime) -> CheckResult;
+    fn finish(&mut self, view: WorldView<'_>, end: SimTime) -> CheckResult;
     /// Per-service convergence rows for the report (after `finish`).
-    fn convergence_rows(&self) -> Vec<crate::report::ConvergenceRow> {
+    fn convergence_rows(&self) -> Vec<convergence::ConvergenceRow> {
         Vec::new()
     }
 }
@@ -118,12 +126,12 @@ impl Checker {
     }
 
     /// Feeds observations made during the event `seq`.
-    pub fn observe(&mut self, seq: u64, at: SimTime, obs: &Observation, world: &World) {
+    pub fn observe(&mut self, seq: u64, at: SimTime, obs: &Observation, view: WorldView<'_>) {
         for (check, first) in &mut self.checks {
             if first.is_some() {
                 continue;
             }
-            if let Some(message) = check.observe(at, obs, world) {
+            if let Some(message) = check.observe(at, obs, view) {
                 *first = Some(Violation {
                     seq,
                     time_ns: at.0,
@@ -144,16 +152,16 @@ impl Checker {
     /// is unknown), while safety violations seen so far still count.
     pub fn finish(
         self,
-        world: &World,
+        view: WorldView<'_>,
         reached: SimTime,
         stopped_early: Option<&str>,
-    ) -> (Vec<CheckResult>, Vec<crate::report::ConvergenceRow>) {
+    ) -> (Vec<CheckResult>, Vec<convergence::ConvergenceRow>) {
         let mut rows = Vec::new();
         let results = self
             .checks
             .into_iter()
             .map(|(mut check, first)| {
-                let mut result = check.finish(world, reached);
+                let mut result = check.finish(view, reached);
                 result.class = check.class();
                 rows.extend(check.convergence_rows());
                 if let Some(v) = first {
@@ -209,8 +217,8 @@ impl Checker {
 }
 
 /// The checks that apply to a scenario.
-pub fn checks_for(world: &World) -> Vec<Box<dyn Check>> {
-    let spec = &world.scenario.checks;
+pub fn checks_for(scenario: &Scenario) -> Vec<Box<dyn Check>> {
+    let spec = &scenario.checks;
     let mut checks: Vec<Box<dyn Check>> = vec![Box::new(FaultsFired)];
     if spec.safety || spec.identity {
         checks.push(Box::new(safety::UntrustedAccept::default()));
@@ -220,22 +228,22 @@ pub fn checks_for(world: &World) -> Vec<Box<dyn Check>> {
         checks.push(Box::new(safety::ForeignWrites::default()));
         checks.push(Box::new(safety::UnexportedMirror::default()));
     }
-    if !world.scenario.links.is_empty() {
+    if !scenario.links.is_empty() {
         checks.push(Box::new(convergence::Convergence::default()));
         checks.push(Box::new(watcher_restarts::WatcherRestarts::default()));
         checks.push(Box::new(gateway_readiness::GatewayReadiness::default()));
         checks.push(Box::new(mirror_stability::MirrorStability::default()));
     }
-    if !world.scenario.traffic.is_empty() {
+    if !scenario.traffic.is_empty() {
         checks.push(Box::new(availability::Availability));
     }
-    if spec.headless_dns && world.scenario.links.iter().any(|l| l.headless) {
+    if spec.headless_dns && scenario.links.iter().any(|l| l.headless) {
         checks.push(Box::new(headless_dns::HeadlessDns));
     }
     if let Some(tolerance) = spec.failure_domain_tolerance {
         checks.push(Box::new(failure_domains::FailureDomains { tolerance }));
     }
-    if spec.link_status && !world.scenario.links.is_empty() {
+    if spec.link_status && !scenario.links.is_empty() {
         checks.push(Box::new(link_status::LinkStatus));
     }
     if let Some(budget) = spec.needless_writes {
@@ -258,14 +266,14 @@ impl Check for FaultsFired {
     fn class(&self) -> CheckClass {
         CheckClass::Coverage
     }
-    fn finish(&mut self, world: &World, end: SimTime) -> CheckResult {
+    fn finish(&mut self, view: WorldView<'_>, end: SimTime) -> CheckResult {
         let mut missing = Vec::new();
-        for (i, spec) in world.scenario.faults.iter().enumerate() {
+        for (i, spec) in view.scenario().faults.iter().enumerate() {
             let due = SimTime::ZERO + spec.at;
             if due > end {
                 continue;
             }
-            match world.fired_faults().iter().find(|f| f.index == i) {
+            match view.fired_faults().iter().find(|f| f.index == i) {
                 None => missing.push(format!(
                     "fault #{i} ({}) due at {due} never fired",
                     spec.kind.key()
@@ -290,7 +298,7 @@ impl Check for FaultsFired {
             judged: true,
             passed: missing.is_empty(),
             detail: if missing.is_empty() {
-                format!("{} fault(s) fired as scheduled", world.fired_faults().len())
+                format!("{} fault(s) fired as scheduled", view.fired_faults().len())
             } else {
                 missing.join("; ")
             },

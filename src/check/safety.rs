@@ -5,15 +5,16 @@
 //!   or through a mirror) is never answered by a pod other than `<host>` of the cluster that
 //!   serves the name.
 
-use super::traffic::target_cluster;
+use super::oracle::{per_pod_name, target_cluster};
 use super::{Check, CheckResult};
 use crate::k8s::{Kind, Object};
 use crate::multicluster::names::{
     LABEL_CLUSTER_NAME, LABEL_MIRRORED_GATEWAY, LABEL_MIRRORED_SERVICE,
 };
 use crate::sim::SimTime;
+use crate::world::Observation;
 use crate::world::observe::{MirrorWrite, WriteOp};
-use crate::world::{Observation, World};
+use crate::world::view::WorldView;
 
 #[derive(Default)]
 pub struct UntrustedAccept {
@@ -27,7 +28,7 @@ impl Check for UntrustedAccept {
     fn class(&self) -> super::CheckClass {
         super::CheckClass::Safety
     }
-    fn observe(&mut self, _at: SimTime, obs: &Observation, world: &World) -> Option<String> {
+    fn observe(&mut self, _at: SimTime, obs: &Observation, view: WorldView<'_>) -> Option<String> {
         let Observation::GatewayAccepted {
             cluster,
             peer_identity,
@@ -37,11 +38,11 @@ impl Check for UntrustedAccept {
             return None;
         };
         self.accepted += 1;
-        let shared = world.identity.shared_anchor_subject();
+        let shared = view.shared_anchor_subject();
         if peer_root.is_none() || *peer_root != shared {
             return Some(format!(
                 "gateway of {} accepted {} whose chain ends at {} instead of the shared anchor {}",
-                world.scenario.clusters[*cluster].name,
+                view.cluster_name(*cluster),
                 peer_identity.as_deref().unwrap_or("an anonymous client"),
                 peer_root.as_deref().unwrap_or("nothing"),
                 shared.as_deref().unwrap_or("?")
@@ -49,7 +50,7 @@ impl Check for UntrustedAccept {
         }
         None
     }
-    fn finish(&mut self, _world: &World, _end: SimTime) -> CheckResult {
+    fn finish(&mut self, _view: WorldView<'_>, _end: SimTime) -> CheckResult {
         CheckResult {
             name: self.name().into(),
             class: self.class(),
@@ -61,16 +62,6 @@ impl Check for UntrustedAccept {
             ),
             first_violation: None,
         }
-    }
-}
-
-/// `(host, service, namespace)` of a per-pod name, `None` for a service name.
-pub fn per_pod_name(host: &str) -> Option<(&str, &str, &str)> {
-    let labels: Vec<&str> = host.split('.').collect();
-    let svc_at = labels.iter().position(|l| *l == "svc")?;
-    match svc_at {
-        3 => Some((labels[0], labels[1], labels[2])),
-        _ => None,
     }
 }
 
@@ -86,7 +77,7 @@ impl Check for WrongPod {
     fn class(&self) -> super::CheckClass {
         super::CheckClass::Safety
     }
-    fn observe(&mut self, _at: SimTime, obs: &Observation, world: &World) -> Option<String> {
+    fn observe(&mut self, _at: SimTime, obs: &Observation, view: WorldView<'_>) -> Option<String> {
         let Observation::RequestDone {
             traffic,
             host,
@@ -97,14 +88,14 @@ impl Check for WrongPod {
         };
         let (pod, _svc, ns) = per_pod_name(host)?;
         self.checked += 1;
-        let from = &world.scenario.traffic[*traffic].from;
-        let cluster = target_cluster(&world.scenario, from, host);
+        let from = &view.scenario().traffic[*traffic].from;
+        let cluster = target_cluster(view.scenario(), from, host);
         let designated = format!("{cluster}/{ns}/{pod}");
         (*served_by != designated).then(|| {
             format!("request from {from} to {host} was answered by {served_by}, not {designated}")
         })
     }
-    fn finish(&mut self, _world: &World, _end: SimTime) -> CheckResult {
+    fn finish(&mut self, _view: WorldView<'_>, _end: SimTime) -> CheckResult {
         CheckResult {
             name: self.name().into(),
             class: self.class(),
@@ -142,7 +133,7 @@ impl Check for UnexportedMirror {
     fn class(&self) -> super::CheckClass {
         super::CheckClass::Safety
     }
-    fn observe(&mut self, _at: SimTime, obs: &Observation, _world: &World) -> Option<String> {
+    fn observe(&mut self, _at: SimTime, obs: &Observation, _view: WorldView<'_>) -> Option<String> {
         match obs {
             Observation::RemoteExport {
                 link,
@@ -185,7 +176,7 @@ impl Check for UnexportedMirror {
             _ => None,
         }
     }
-    fn finish(&mut self, _world: &World, _end: SimTime) -> CheckResult {
+    fn finish(&mut self, _view: WorldView<'_>, _end: SimTime) -> CheckResult {
         CheckResult {
             name: self.name().into(),
             class: self.class(),
@@ -217,7 +208,7 @@ impl Check for ForeignWrites {
     fn class(&self) -> super::CheckClass {
         super::CheckClass::Safety
     }
-    fn observe(&mut self, _at: SimTime, obs: &Observation, world: &World) -> Option<String> {
+    fn observe(&mut self, _at: SimTime, obs: &Observation, view: WorldView<'_>) -> Option<String> {
         let Observation::MirrorWrite(w) = obs else {
             return None;
         };
@@ -225,11 +216,14 @@ impl Check for ForeignWrites {
         foreign(w).map(|owner| {
             format!(
                 "the {} mirror in {} did {} on {}, which {owner}",
-                w.link, world.scenario.clusters[w.cluster].name, w.op, w.key
+                w.link,
+                view.cluster_name(w.cluster),
+                w.op,
+                w.key
             )
         })
     }
-    fn finish(&mut self, _world: &World, _end: SimTime) -> CheckResult {
+    fn finish(&mut self, _view: WorldView<'_>, _end: SimTime) -> CheckResult {
         CheckResult {
             name: self.name().into(),
             class: self.class(),

@@ -3,25 +3,64 @@
 //! success ratios, failure reasons and latency percentiles; per fault, the success of every
 //! pair of clusters before / during / after it; and the cluster each flow targets.
 
-use crate::report::{FaultTraffic, PairTraffic, PhaseCount, TrafficRow};
+use super::oracle::target_cluster;
 use crate::scenario::Scenario;
 use crate::sim::{SimDuration, SimTime};
 use crate::world::traffic_log::{Aggregate, Selection};
-use crate::world::{Node, World};
+use crate::world::view::WorldView;
+use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// The cluster a name is served from, seen from cluster `from`: a mirror name `<svc>-<link>`
-/// (or `<host>.<svc>-<link>` for per-pod names) is served by the link's target; any other name
-/// is in-cluster.
-pub fn target_cluster(scenario: &Scenario, from: &str, host: &str) -> String {
-    let labels: Vec<&str> = host.split('.').collect();
-    for link in scenario.links.iter().filter(|l| l.from == from) {
-        let suffix = format!("-{}", link.name);
-        if labels.iter().take(2).any(|l| l.ends_with(&suffix)) {
-            return link.to.clone();
-        }
-    }
-    from.to_string()
+/// One flow's requests in one phase, for the report.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct TrafficRow {
+    pub from: String,
+    pub to: String,
+    pub phase: String,
+    pub sent: u64,
+    pub ok: u64,
+    pub failed: Vec<(String, u64)>,
+    pub success_ratio: f64,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    /// Successful requests by the cluster whose pod answered (federated services spread them).
+    pub served_by: Vec<(String, u64)>,
+}
+
+/// One fault's effect on traffic: every (source cluster → destination cluster) pair with
+/// traffic, in-cluster pairs included, with the success of the requests sent in the minute
+/// before the fault (the baseline the `failure-domains` check compares with), while it was
+/// active, and from its heal to the end of the run.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct FaultTraffic {
+    pub fault: usize,
+    pub description: String,
+    pub at_ns: u64,
+    /// When the fault healed; `None`: active until the end of the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub healed_ns: Option<u64>,
+    pub pairs: Vec<PairTraffic>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct PairTraffic {
+    /// Source cluster (where the client runs).
+    pub from: String,
+    /// Destination cluster (that serves the name the client calls).
+    pub to: String,
+    /// Whether the fault involves this pair (`failure-domains` ignores involved pairs).
+    pub involved: bool,
+    pub before: PhaseCount,
+    pub during: PhaseCount,
+    pub after: PhaseCount,
+}
+
+#[derive(Clone, Debug, Default, Serialize, PartialEq)]
+pub struct PhaseCount {
+    pub sent: u64,
+    pub ok: u64,
+    /// `ok / sent`; `None` when nothing was sent.
+    pub success_ratio: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -39,18 +78,6 @@ impl Phase {
             Phase::After => "after",
         }
     }
-}
-
-/// The traffic clients of the world, in scenario order.
-pub fn flows(world: &World) -> Vec<&crate::world::traffic::TrafficClient> {
-    world
-        .nodes()
-        .iter()
-        .filter_map(|n| match n {
-            Node::Traffic(t) => Some(t.as_ref()),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Every instant a report table or a check asks about the traffic of `flow`, so that its
@@ -88,9 +115,8 @@ pub fn window_boundaries(
 }
 
 /// Fault windows of the run as `[start, heal)`; a fault not healed lasts until `end`.
-pub fn fault_windows(world: &World, end: SimTime) -> Vec<(SimTime, SimTime)> {
-    world
-        .fired_faults()
+pub fn fault_windows(view: WorldView<'_>, end: SimTime) -> Vec<(SimTime, SimTime)> {
+    view.fired_faults()
         .iter()
         .map(|f| (f.at, f.healed_at.unwrap_or(end)))
         .collect()
@@ -107,10 +133,10 @@ pub fn phase_of(windows: &[(SimTime, SimTime)], t: SimTime) -> Phase {
 }
 
 /// Per flow, per phase statistics. Requests are attributed to the phase they were sent in.
-pub fn phase_stats(world: &World, end: SimTime) -> Vec<(usize, BTreeMap<Phase, Aggregate>)> {
-    let windows = fault_windows(world, end);
+pub fn phase_stats(view: WorldView<'_>, end: SimTime) -> Vec<(usize, BTreeMap<Phase, Aggregate>)> {
+    let windows = fault_windows(view, end);
     let cuts: Vec<SimTime> = windows.iter().flat_map(|(a, b)| [*a, *b]).collect();
-    flows(world)
+    view.flows()
         .into_iter()
         .map(|f| {
             let mut m: BTreeMap<Phase, Aggregate> = BTreeMap::new();
@@ -128,10 +154,10 @@ pub fn phase_stats(world: &World, end: SimTime) -> Vec<(usize, BTreeMap<Phase, A
         .collect()
 }
 
-pub fn rows(world: &World, end: SimTime) -> Vec<TrafficRow> {
-    let flows = flows(world);
+pub fn rows(view: WorldView<'_>, end: SimTime) -> Vec<TrafficRow> {
+    let flows = view.flows();
     let mut out = Vec::new();
-    for (index, phases) in phase_stats(world, end) {
+    for (index, phases) in phase_stats(view, end) {
         let Some(flow) = flows.iter().find(|f| f.index == index) else {
             continue;
         };
@@ -168,19 +194,18 @@ impl PhaseCount {
 
 /// For every fired fault, every (source → destination cluster) pair with traffic: requests sent
 /// in [start − [`BASELINE`], start), [start, heal) and [heal, end), and their success.
-pub fn fault_tables(world: &World, end: SimTime) -> Vec<FaultTraffic> {
-    let flows = flows(world);
-    world
-        .fired_faults()
+pub fn fault_tables(view: WorldView<'_>, end: SimTime) -> Vec<FaultTraffic> {
+    let flows = view.flows();
+    view.fired_faults()
         .iter()
         .map(|fault| {
-            let kind = &world.scenario.faults[fault.index].kind;
+            let kind = &view.scenario().faults[fault.index].kind;
             let (start, stop) = (fault.at, fault.healed_at.unwrap_or(end));
             let base = SimTime(start.0.saturating_sub(BASELINE.0));
             let mut pairs: BTreeMap<(String, String), PairTraffic> = BTreeMap::new();
             for flow in &flows {
                 let from = flow.spec.from.clone();
-                let to = target_cluster(&world.scenario, &from, &flow.spec.host);
+                let to = target_cluster(view.scenario(), &from, &flow.spec.host);
                 let pair = pairs
                     .entry((from.clone(), to.clone()))
                     .or_insert_with(|| PairTraffic {

@@ -7,7 +7,8 @@
 use super::{Check, CheckClass, CheckResult};
 use crate::k8s::Object;
 use crate::sim::SimTime;
-use crate::world::{Observation, World};
+use crate::world::Observation;
+use crate::world::view::WorldView;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -26,7 +27,7 @@ impl Check for WatcherRestarts {
     fn class(&self) -> CheckClass {
         CheckClass::Safety
     }
-    fn observe(&mut self, _at: SimTime, obs: &Observation, world: &World) -> Option<String> {
+    fn observe(&mut self, _at: SimTime, obs: &Observation, view: WorldView<'_>) -> Option<String> {
         match obs {
             Observation::WatcherStopped { cluster, link } => {
                 self.last.remove(&(*cluster, link.clone()));
@@ -48,7 +49,7 @@ impl Check for WatcherRestarts {
                     format!(
                         "the {link} service mirror in {} restarted its watcher without a Link spec \
                          change, a Link deletion or a process restart (Link resourceVersion {} -> {})",
-                        world.scenario.clusters[*cluster].name,
+                        view.cluster_name(*cluster),
                         before.meta().resource_version,
                         object.meta().resource_version
                     )
@@ -57,7 +58,7 @@ impl Check for WatcherRestarts {
             _ => None,
         }
     }
-    fn finish(&mut self, _world: &World, _end: SimTime) -> CheckResult {
+    fn finish(&mut self, _view: WorldView<'_>, _end: SimTime) -> CheckResult {
         CheckResult::new(
             self.name(),
             self.class(),

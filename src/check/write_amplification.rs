@@ -12,8 +12,9 @@
 use super::{Check, CheckResult};
 use crate::scenario::WriteBudget;
 use crate::sim::SimTime;
+use crate::world::Observation;
 use crate::world::observe::WriteOp;
-use crate::world::{Observation, World};
+use crate::world::view::WorldView;
 use std::collections::BTreeMap;
 
 pub struct WriteAmplification {
@@ -92,14 +93,14 @@ impl Check for WriteAmplification {
         super::CheckClass::Safety
     }
 
-    fn observe(&mut self, _at: SimTime, obs: &Observation, _world: &World) -> Option<String> {
+    fn observe(&mut self, _at: SimTime, obs: &Observation, _view: WorldView<'_>) -> Option<String> {
         self.count(obs);
         None
     }
 
-    fn finish(&mut self, world: &World, end: SimTime) -> CheckResult {
+    fn finish(&mut self, view: WorldView<'_>, end: SimTime) -> CheckResult {
         let (passed, detail) = self.verdict(end, |cluster, link| {
-            format!("{}/{link}", world.scenario.clusters[cluster].name)
+            format!("{}/{link}", view.cluster_name(cluster))
         });
         CheckResult {
             name: self.name().into(),

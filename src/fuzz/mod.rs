@@ -147,7 +147,7 @@ pub fn informer_recovery() -> SimDuration {
 /// given up after the retry budget while the source cluster's API or DNS was away, spec §4.2)
 /// stretches the quiet period to that backstop, so liveness is judged against Linkerd's own
 /// recovery contract rather than a shorter one the scenario chose for its own faults. Likewise
-/// a swarm fault that fails informers' watches (`swarm::breaks_watches`) adds the informers'
+/// a swarm fault that fails informers' watches (`FaultKind::breaks_watches`) adds the informers'
 /// recovery ([`informer_recovery`]) to the convergence bound: the scenario's bound judges the
 /// service mirror once its informers see the world again, not client-go's backoff.
 pub fn case_scenario(base: &Scenario, faults: &[FaultSpec], actions: &[ActionSpec]) -> Scenario {
@@ -158,7 +158,7 @@ pub fn case_scenario(base: &Scenario, faults: &[FaultSpec], actions: &[ActionSpe
     s.actions.sort_by_key(|a| a.at);
     let stretch = if faults.iter().any(|f| swarm::needs_resync(base, &f.kind)) {
         crate::defaults::INFORMER_RESYNC
-    } else if faults.iter().any(|f| swarm::breaks_watches(&f.kind)) {
+    } else if faults.iter().any(|f| f.kind.breaks_watches()) {
         informer_recovery()
     } else {
         SimDuration::ZERO

@@ -18,7 +18,7 @@
 use super::case_file;
 use super::{Replay, failing};
 use crate::run::{RunOptions, run};
-use crate::scenario::{ActionSpec, Expectation, ExpectedVerdict, Scenario, load_str, save};
+use crate::scenario::{ActionSpec, Expectation, Scenario, load_str, save};
 use crate::sim::{Exploration, Tape};
 use std::sync::Arc;
 
@@ -157,6 +157,115 @@ fn with_actions(base: &Scenario, kept: &[ActionSpec]) -> Scenario {
     s
 }
 
+impl Shrinker {
+    /// Step 1, the perturbation decisions: none if FIFO fails too, else the shortest failing
+    /// prefix of `decisions`, then a minimal subset of it.
+    fn shrink_decisions(
+        &mut self,
+        mut doc: Scenario,
+        mode: Exploration,
+        mut decisions: Vec<(u64, u64)>,
+    ) -> (Scenario, Vec<(u64, u64)>) {
+        let mut fifo = doc.clone();
+        case_file::set_exploration(&mut fifo, Exploration::Fifo, None);
+        if self.fails(&fifo) {
+            doc = fifo;
+            decisions.clear();
+        } else {
+            let with = |d: &Scenario, entries: &[(u64, u64)]| {
+                let mut d = d.clone();
+                let tape = Tape {
+                    entries: entries.to_vec(),
+                };
+                case_file::set_exploration(&mut d, mode, Some(&tape));
+                d
+            };
+            // The shortest failing prefix (bisection; failing is close to monotone in the prefix).
+            let (mut lo, mut hi) = (0usize, decisions.len());
+            while lo + 1 < hi && self.runs < self.budget / 3 {
+                let mid = lo + (hi - lo) / 2;
+                if self.fails(&with(&doc, &decisions[..mid])) {
+                    hi = mid;
+                } else {
+                    lo = mid;
+                }
+            }
+            decisions.truncate(hi);
+            let base_doc = doc.clone();
+            decisions = self.ddmin(decisions, &|sub| with(&base_doc, sub));
+            doc = with(&doc, &decisions);
+        }
+        (doc, decisions)
+    }
+
+    /// Steps 2 and 3, minimal failing subsets of the faults, then of the explicit actions,
+    /// flows and workloads.
+    fn shrink_lists(&mut self, mut doc: Scenario) -> Scenario {
+        let base_doc = doc.clone();
+        doc.faults = self.ddmin(doc.faults.clone(), &|sub| Scenario {
+            faults: sub.to_vec(),
+            ..base_doc.clone()
+        });
+        let explicit: Vec<ActionSpec> = doc.explicit_actions().into_iter().cloned().collect();
+        let base_doc = doc.clone();
+        let kept = self.ddmin(explicit, &|sub| with_actions(&base_doc, sub));
+        doc = with_actions(&doc, &kept);
+        let base_doc = doc.clone();
+        doc.traffic = self.ddmin(doc.traffic.clone(), &|sub| Scenario {
+            traffic: sub.to_vec(),
+            ..base_doc.clone()
+        });
+        let base_doc = doc.clone();
+        doc.services = self.ddmin(doc.services.clone(), &|sub| Scenario {
+            services: sub.to_vec(),
+            ..base_doc.clone()
+        });
+        let base_doc = doc.clone();
+        doc.statefulsets = self.ddmin(doc.statefulsets.clone(), &|sub| Scenario {
+            statefulsets: sub.to_vec(),
+            ..base_doc.clone()
+        });
+        let base_doc = doc.clone();
+        doc.deployments = self.ddmin(doc.deployments.clone(), &|sub| Scenario {
+            deployments: sub.to_vec(),
+            ..base_doc.clone()
+        });
+        doc
+    }
+
+    /// Step 4, one replica per workload where that still fails.
+    fn shrink_replicas(&mut self, mut doc: Scenario) -> Scenario {
+        for i in 0..doc.services.len() {
+            if doc.services[i].replicas > 1 {
+                let mut candidate = doc.clone();
+                candidate.services[i].replicas = 1;
+                if self.fails(&candidate) {
+                    doc = candidate;
+                }
+            }
+        }
+        for i in 0..doc.statefulsets.len() {
+            if doc.statefulsets[i].replicas > 1 {
+                let mut candidate = doc.clone();
+                candidate.statefulsets[i].replicas = 1;
+                if self.fails(&candidate) {
+                    doc = candidate;
+                }
+            }
+        }
+        for i in 0..doc.deployments.len() {
+            if doc.deployments[i].replicas > 1 {
+                let mut candidate = doc.clone();
+                candidate.deployments[i].replicas = 1;
+                if self.fails(&candidate) {
+                    doc = candidate;
+                }
+            }
+        }
+        doc
+    }
+}
+
 /// The failing case of `replay` of `base`, shrunk within `budget` runs.
 pub fn shrink(base: &Scenario, replay: &Replay, budget: usize) -> Result<Shrunk, String> {
     let check = replay
@@ -209,111 +318,17 @@ pub fn shrink(base: &Scenario, replay: &Replay, budget: usize) -> Result<Shrunk,
         ));
     }
 
-    // 1. Perturbation decisions.
-    let mode = replay.mode;
-    let mut fifo = doc.clone();
-    case_file::set_exploration(&mut fifo, Exploration::Fifo, None);
-    let mut decisions = recorded.entries.clone();
-    if s.fails(&fifo) {
-        doc = fifo;
-        decisions.clear();
-    } else {
-        let with = |d: &Scenario, entries: &[(u64, u64)]| {
-            let mut d = d.clone();
-            let tape = Tape {
-                entries: entries.to_vec(),
-            };
-            case_file::set_exploration(&mut d, mode, Some(&tape));
-            d
-        };
-        // The shortest failing prefix (bisection; failing is close to monotone in the prefix).
-        let (mut lo, mut hi) = (0usize, decisions.len());
-        while lo + 1 < hi && s.runs < s.budget / 3 {
-            let mid = lo + (hi - lo) / 2;
-            if s.fails(&with(&doc, &decisions[..mid])) {
-                hi = mid;
-            } else {
-                lo = mid;
-            }
-        }
-        decisions.truncate(hi);
-        let base_doc = doc.clone();
-        decisions = s.ddmin(decisions, &|sub| with(&base_doc, sub));
-        doc = with(&doc, &decisions);
-    }
-
-    // 2. Faults, 3. workload lists.
-    let base_doc = doc.clone();
-    doc.faults = s.ddmin(doc.faults.clone(), &|sub| Scenario {
-        faults: sub.to_vec(),
-        ..base_doc.clone()
-    });
-    let explicit: Vec<ActionSpec> = doc.explicit_actions().into_iter().cloned().collect();
-    let base_doc = doc.clone();
-    let kept = s.ddmin(explicit, &|sub| with_actions(&base_doc, sub));
-    doc = with_actions(&doc, &kept);
-    let base_doc = doc.clone();
-    doc.traffic = s.ddmin(doc.traffic.clone(), &|sub| Scenario {
-        traffic: sub.to_vec(),
-        ..base_doc.clone()
-    });
-    let base_doc = doc.clone();
-    doc.services = s.ddmin(doc.services.clone(), &|sub| Scenario {
-        services: sub.to_vec(),
-        ..base_doc.clone()
-    });
-    let base_doc = doc.clone();
-    doc.statefulsets = s.ddmin(doc.statefulsets.clone(), &|sub| Scenario {
-        statefulsets: sub.to_vec(),
-        ..base_doc.clone()
-    });
-    let base_doc = doc.clone();
-    doc.deployments = s.ddmin(doc.deployments.clone(), &|sub| Scenario {
-        deployments: sub.to_vec(),
-        ..base_doc.clone()
-    });
-
-    // 4. One replica per workload.
-    for i in 0..doc.services.len() {
-        if doc.services[i].replicas > 1 {
-            let mut candidate = doc.clone();
-            candidate.services[i].replicas = 1;
-            if s.fails(&candidate) {
-                doc = candidate;
-            }
-        }
-    }
-    for i in 0..doc.statefulsets.len() {
-        if doc.statefulsets[i].replicas > 1 {
-            let mut candidate = doc.clone();
-            candidate.statefulsets[i].replicas = 1;
-            if s.fails(&candidate) {
-                doc = candidate;
-            }
-        }
-    }
-    for i in 0..doc.deployments.len() {
-        if doc.deployments[i].replicas > 1 {
-            let mut candidate = doc.clone();
-            candidate.deployments[i].replicas = 1;
-            if s.fails(&candidate) {
-                doc = candidate;
-            }
-        }
-    }
+    // 1. Perturbation decisions, 2. faults, 3. workload lists, 4. one replica per workload.
+    let decisions;
+    (doc, decisions) = s.shrink_decisions(doc, replay.mode, recorded.entries.clone());
+    doc = s.shrink_lists(doc);
+    doc = s.shrink_replicas(doc);
 
     // The result, with its verdict as an expectation.
     let report = run(Arc::new(reloaded(&doc)?), &RunOptions::default())?.report;
     let failing_now = failing(&report);
     doc.expect = Some(Expectation {
-        verdict: match report.verdict {
-            crate::report::Verdict::Pass => ExpectedVerdict::Pass,
-            crate::report::Verdict::SafetyFailure | crate::report::Verdict::LivenessFailure => {
-                ExpectedVerdict::Fail
-            }
-            crate::report::Verdict::Inconclusive => ExpectedVerdict::Inconclusive,
-            crate::report::Verdict::InternalError => ExpectedVerdict::Error,
-        },
+        verdict: report.verdict.expected(),
         failing: report
             .failed_checks()
             .into_iter()

@@ -40,29 +40,6 @@ pub fn needs_resync(base: &Scenario, kind: &FaultKind) -> bool {
     }
 }
 
-/// Faults that fail informers' lists and watches (a partition, an API server or a whole
-/// cluster away, a compacted watch history): a reflector that failed through one waits out its
-/// backoff before it watches again, possibly at the cap, and a 410 on that watch costs one more
-/// backoff before the relist (client-go, kubernetes-and-peers spec §B.11).
-pub fn breaks_watches(kind: &FaultKind) -> bool {
-    match kind {
-        FaultKind::Partition { .. }
-        | FaultKind::ApiServerDown(_)
-        | FaultKind::ClusterDown(_)
-        | FaultKind::Compact(_) => true,
-        FaultKind::GatewayDown(_)
-        | FaultKind::ControllerCrash { .. }
-        | FaultKind::PodKill { .. }
-        | FaultKind::DnsFailure(_)
-        | FaultKind::ClockSkew { .. }
-        | FaultKind::CertExpiry(_)
-        | FaultKind::RotateCerts(_)
-        | FaultKind::TrustAnchor { .. }
-        | FaultKind::SlowPath { .. }
-        | FaultKind::LossyPath { .. } => false,
-    }
-}
-
 /// Whether `fault`, active from `at` for `duration`, would make a scripted action fail: its
 /// cluster's API server is away (one second of margin either side for in-flight calls).
 fn voids_an_action(

@@ -5,6 +5,8 @@
 pub mod perfetto;
 pub mod text;
 
+pub use crate::check::convergence::ConvergenceRow;
+pub use crate::check::traffic::{FaultTraffic, PairTraffic, PhaseCount, TrafficRow};
 use crate::check::{CheckClass, CheckResult};
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +57,17 @@ impl Verdict {
             Verdict::LivenessFailure
         } else {
             Verdict::Pass
+        }
+    }
+
+    /// The `[expect] verdict` a scenario states for a run with this verdict.
+    pub fn expected(self) -> crate::scenario::ExpectedVerdict {
+        use crate::scenario::ExpectedVerdict as E;
+        match self {
+            Verdict::Pass => E::Pass,
+            Verdict::SafetyFailure | Verdict::LivenessFailure => E::Fail,
+            Verdict::Inconclusive => E::Inconclusive,
+            Verdict::InternalError => E::Error,
         }
     }
 
@@ -188,16 +201,6 @@ pub struct FaultRow {
     pub healed_ns: Option<u64>,
 }
 
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
-pub struct ConvergenceRow {
-    pub link: String,
-    pub service: String,
-    /// When the mirror last became exactly right, if it did.
-    pub converged_ns: Option<u64>,
-    /// Time from the remote change it tracks to convergence.
-    pub took_ns: Option<u64>,
-}
-
 /// `linkerd multicluster gateways`, as a service mirror's metrics would show it.
 #[derive(Clone, Debug, Serialize, PartialEq, Eq)]
 pub struct GatewayRow {
@@ -213,55 +216,4 @@ pub struct GatewayRow {
     pub latency_ms: Option<u64>,
     /// `service_mirror_endpoint_repairs`.
     pub endpoint_repairs: u64,
-}
-
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct TrafficRow {
-    pub from: String,
-    pub to: String,
-    pub phase: String,
-    pub sent: u64,
-    pub ok: u64,
-    pub failed: Vec<(String, u64)>,
-    pub success_ratio: f64,
-    pub p50_ms: Option<f64>,
-    pub p99_ms: Option<f64>,
-    /// Successful requests by the cluster whose pod answered (federated services spread them).
-    pub served_by: Vec<(String, u64)>,
-}
-
-/// One fault's effect on traffic: every (source cluster → destination cluster) pair with
-/// traffic, in-cluster pairs included, with the success of the requests sent in the minute
-/// before the fault (the baseline the `failure-domains` check compares with), while it was
-/// active, and from its heal to the end of the run.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct FaultTraffic {
-    pub fault: usize,
-    pub description: String,
-    pub at_ns: u64,
-    /// When the fault healed; `None`: active until the end of the run.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub healed_ns: Option<u64>,
-    pub pairs: Vec<PairTraffic>,
-}
-
-#[derive(Clone, Debug, Serialize, PartialEq)]
-pub struct PairTraffic {
-    /// Source cluster (where the client runs).
-    pub from: String,
-    /// Destination cluster (that serves the name the client calls).
-    pub to: String,
-    /// Whether the fault involves this pair (`failure-domains` ignores involved pairs).
-    pub involved: bool,
-    pub before: PhaseCount,
-    pub during: PhaseCount,
-    pub after: PhaseCount,
-}
-
-#[derive(Clone, Debug, Default, Serialize, PartialEq)]
-pub struct PhaseCount {
-    pub sent: u64,
-    pub ok: u64,
-    /// `ok / sent`; `None` when nothing was sent.
-    pub success_ratio: Option<f64>,
 }

@@ -6,6 +6,18 @@ use std::fmt::Write;
 
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
+    header(&mut out, report);
+    faults(&mut out, report);
+    convergence(&mut out, report);
+    traffic(&mut out, report);
+    traffic_per_fault(&mut out, report);
+    gateways(&mut out, report);
+    checks(&mut out, report);
+    out
+}
+
+/// Scenario, seed, trace hash, how far the run got.
+fn header(out: &mut String, report: &Report) {
     let _ = writeln!(out, "scenario   {}", report.scenario);
     let _ = writeln!(out, "seed       {}", report.seed);
     let _ = writeln!(out, "trace hash {}", report.trace_hash);
@@ -26,6 +38,10 @@ pub fn render(report: &Report) -> String {
     for u in &report.unreached {
         let _ = writeln!(out, "unreached  {u}");
     }
+}
+
+/// The scripted faults that fired.
+fn faults(out: &mut String, report: &Report) {
     if !report.faults.is_empty() {
         let _ = writeln!(out, "\nfaults");
         for f in &report.faults {
@@ -43,6 +59,10 @@ pub fn render(report: &Report) -> String {
             );
         }
     }
+}
+
+/// Per mirrored service, when it converged.
+fn convergence(out: &mut String, report: &Report) {
     if !report.convergence.is_empty() {
         let _ = writeln!(out, "\nconvergence");
         for c in &report.convergence {
@@ -58,6 +78,10 @@ pub fn render(report: &Report) -> String {
             let _ = writeln!(out, "  {:<12} {:<40} {}", c.link, c.service, when);
         }
     }
+}
+
+/// Per flow and phase: requests, success, latency, failures.
+fn traffic(out: &mut String, report: &Report) {
     if !report.traffic.is_empty() {
         let _ = writeln!(out, "\ntraffic");
         let _ = writeln!(
@@ -90,6 +114,10 @@ pub fn render(report: &Report) -> String {
             }
         }
     }
+}
+
+/// Per fault, the success of every pair of clusters around it.
+fn traffic_per_fault(out: &mut String, report: &Report) {
     for f in &report.traffic_per_fault {
         if f.pairs.is_empty() {
             continue;
@@ -127,6 +155,10 @@ pub fn render(report: &Report) -> String {
         }
         let _ = writeln!(out, "  (* = a pair the fault involves)");
     }
+}
+
+/// `linkerd multicluster gateways`, per service mirror.
+fn gateways(out: &mut String, report: &Report) {
     if !report.gateways.is_empty() {
         let _ = writeln!(out, "\ngateways (service-mirror probe metrics)");
         let _ = writeln!(
@@ -151,6 +183,10 @@ pub fn render(report: &Report) -> String {
             );
         }
     }
+}
+
+/// Every check's result, then the verdict and why.
+fn checks(out: &mut String, report: &Report) {
     let _ = writeln!(out, "\nchecks");
     for c in &report.checks {
         let _ = writeln!(
@@ -205,5 +241,4 @@ pub fn render(report: &Report) -> String {
     if !report.passed() {
         let _ = writeln!(out, "replay:  {}", report.replay_command());
     }
-    out
 }

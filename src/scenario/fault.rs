@@ -177,6 +177,29 @@ impl FaultKind {
         self.tag().name()
     }
 
+    /// Whether this fault fails informers' lists and watches (a partition, an API server or a whole
+    /// cluster away, a compacted watch history): a reflector that failed through one waits out its
+    /// backoff before it watches again, possibly at the cap, and a 410 on that watch costs one more
+    /// backoff before the relist (client-go, kubernetes-and-peers spec §B.11).
+    pub fn breaks_watches(&self) -> bool {
+        match self {
+            FaultKind::Partition { .. }
+            | FaultKind::ApiServerDown(_)
+            | FaultKind::ClusterDown(_)
+            | FaultKind::Compact(_) => true,
+            FaultKind::GatewayDown(_)
+            | FaultKind::ControllerCrash { .. }
+            | FaultKind::PodKill { .. }
+            | FaultKind::DnsFailure(_)
+            | FaultKind::ClockSkew { .. }
+            | FaultKind::CertExpiry(_)
+            | FaultKind::RotateCerts(_)
+            | FaultKind::TrustAnchor { .. }
+            | FaultKind::SlowPath { .. }
+            | FaultKind::LossyPath { .. } => false,
+        }
+    }
+
     /// Whether traffic from cluster `a` to cluster `b` (possibly `a == b`) crosses this fault:
     /// a partition affects a pair whose ends sit in different groups (in the cut direction for
     /// a one-way partition); a path fault affects the pair on its two ends; every other fault

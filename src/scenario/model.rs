@@ -377,20 +377,6 @@ pub enum ExpectedVerdict {
     Error,
 }
 
-impl ExpectedVerdict {
-    /// Whether a run's verdict is this one.
-    pub fn matches(self, verdict: crate::report::Verdict) -> bool {
-        use crate::report::Verdict as V;
-        matches!(
-            (self, verdict),
-            (ExpectedVerdict::Pass, V::Pass)
-                | (ExpectedVerdict::Fail, V::SafetyFailure | V::LivenessFailure)
-                | (ExpectedVerdict::Inconclusive, V::Inconclusive)
-                | (ExpectedVerdict::Error, V::InternalError)
-        )
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Expectation {
     pub verdict: ExpectedVerdict,

@@ -18,6 +18,7 @@ use super::time::{SimDuration, SimTime};
 use super::trace::{Message, Trace};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::ops::ControlFlow;
 
 /// Address of a component in one run. Ids are dense and assigned in world-build order; the RNG
 /// stream of a component is derived from its *name*, not its id.
@@ -117,7 +118,8 @@ impl<M> Core<M> {
 /// What a component sees while handling one event.
 pub struct Ctx<'a, M> {
     core: &'a mut Core<M>,
-    rng: &'a mut Prng,
+    /// Every component's random stream, by id (`me`'s is the one `rng` draws from).
+    rngs: &'a mut [Prng],
     me: ComponentId,
 }
 
@@ -135,7 +137,19 @@ impl<'a, M> Ctx<'a, M> {
     /// This component's own random stream.
     #[inline]
     pub fn rng(&mut self) -> &mut Prng {
-        self.rng
+        &mut self.rngs[self.me.index()]
+    }
+    /// The context of component `id` acting within this delivery, for world code that runs
+    /// another component synchronously (an API server serving a direct in-cluster call): its
+    /// random draws come from `id`'s own stream and its timers go to `id`, so what one
+    /// component does never depends on who called it.
+    #[inline]
+    pub fn on_behalf_of(&mut self, id: ComponentId) -> Ctx<'_, M> {
+        Ctx {
+            core: self.core,
+            rngs: self.rngs,
+            me: id,
+        }
     }
     /// The schedule (model jitter and exploration perturbations).
     #[inline]
@@ -173,7 +187,7 @@ pub trait World<M> {
     fn deliver(&mut self, ctx: &mut Ctx<'_, M>, to: ComponentId, msg: M);
 }
 
-/// Why [`Kernel::run_until`] returned.
+/// Why [`Kernel::run_until`] (or [`Kernel::run_observed`]) returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RunOutcome {
     /// Virtual time reached the requested instant.
@@ -182,6 +196,8 @@ pub enum RunOutcome {
     Quiescent,
     /// The event budget ran out first ("did not quiesce").
     EventLimit,
+    /// The observer of [`Kernel::run_observed`] stopped the run after a delivery.
+    Stopped,
 }
 
 /// A delivered event, as returned by [`Kernel::step`].
@@ -317,7 +333,7 @@ impl<M: Message> Kernel<M> {
         };
         let mut ctx = Ctx {
             core: &mut self.core,
-            rng: &mut self.rngs[entry.to.index()],
+            rngs: &mut self.rngs,
             me: entry.to,
         };
         world.deliver(&mut ctx, entry.to, entry.msg);
@@ -331,6 +347,21 @@ impl<M: Message> Kernel<M> {
         world: &mut W,
         until: SimTime,
         events_max: u64,
+    ) -> RunOutcome {
+        self.run_observed(world, until, events_max, |_, _| ControlFlow::Continue(()))
+    }
+
+    /// The run loop, the only one: like [`Kernel::run_until`], and after every delivery calls
+    /// `observer` with the world and the delivered [`Step`] (to drain what the world recorded,
+    /// feed checks, poll a stop condition); the run stops there ([`RunOutcome::Stopped`], the
+    /// clock left at that delivery) when the observer breaks. The observer runs between
+    /// deliveries and cannot schedule anything: it only watches.
+    pub fn run_observed<W: World<M>>(
+        &mut self,
+        world: &mut W,
+        until: SimTime,
+        events_max: u64,
+        mut observer: impl FnMut(&mut W, Step) -> ControlFlow<()>,
     ) -> RunOutcome {
         let budget_end = self.core.delivered.saturating_add(events_max);
         loop {
@@ -348,7 +379,12 @@ impl<M: Message> Kernel<M> {
             if self.core.delivered >= budget_end {
                 return RunOutcome::EventLimit;
             }
-            self.step(world);
+            let Some(step) = self.step(world) else {
+                continue;
+            };
+            if observer(world, step).is_break() {
+                return RunOutcome::Stopped;
+            }
         }
     }
 
@@ -382,7 +418,7 @@ impl<M: Message> Kernel<M> {
     pub(crate) fn deliver_now<W: World<M>>(&mut self, world: &mut W, to: ComponentId, msg: M) {
         let mut ctx = Ctx {
             core: &mut self.core,
-            rng: &mut self.rngs[to.index()],
+            rngs: &mut self.rngs,
             me: to,
         };
         world.deliver(&mut ctx, to, msg);
@@ -487,5 +523,65 @@ mod tests {
             RunOutcome::EventLimit
         );
         assert_eq!(k.delivered(), 10);
+    }
+
+    /// The observer sees every delivery, after the world handled it, and can stop the run there.
+    #[test]
+    fn an_observer_sees_every_step_and_may_stop_the_run() {
+        let mut k = Kernel::new(KernelConfig::new(1));
+        let a = k.add_component("a");
+        let b = k.add_component("b");
+        let mut w = Pair {
+            log: vec![],
+            other: [b, a],
+        };
+        k.inject(a, SimTime::ZERO, Ping(0));
+        let mut seen = Vec::new();
+        let outcome = k.run_observed(&mut w, SimTime::MAX, u64::MAX, |w: &mut Pair, step| {
+            assert_eq!(
+                w.log.last().map(|(at, to, _)| (*at, *to)),
+                Some((step.at, step.to))
+            );
+            seen.push(step.seq);
+            if w.log.last().is_some_and(|(_, _, n)| *n == 7) {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        });
+        assert_eq!(outcome, RunOutcome::Stopped);
+        assert_eq!(seen.len(), 8);
+        assert_eq!(k.delivered(), 8);
+        // The clock stays at the delivery that stopped the run.
+        assert_eq!(k.now(), w.log[7].0);
+    }
+
+    /// A component acting for another within a delivery (an API server serving a direct call)
+    /// draws from the other's stream: neither stream depends on who called whom.
+    #[test]
+    fn acting_on_behalf_of_another_component_draws_from_its_stream() {
+        struct Caller {
+            api: ComponentId,
+            drawn: Vec<u64>,
+        }
+        impl World<Ping> for Caller {
+            fn deliver(&mut self, ctx: &mut Ctx<'_, Ping>, _to: ComponentId, _msg: Ping) {
+                let mut api = ctx.on_behalf_of(self.api);
+                assert_eq!(api.me(), self.api);
+                self.drawn.push(api.rng().next_u64());
+            }
+        }
+        let mut k = Kernel::new(KernelConfig::new(9));
+        let a = k.add_component("a");
+        let api = k.add_component("api");
+        let mut w = Caller { api, drawn: vec![] };
+        k.inject(a, SimTime::ZERO, Ping(0));
+        k.inject(a, SimTime::ZERO, Ping(1));
+        k.run_until(&mut w, SimTime::MAX, u64::MAX);
+        let mut api_stream = Prng::stream(9, "api");
+        assert_eq!(w.drawn, [api_stream.next_u64(), api_stream.next_u64()]);
+        // The caller's own stream is untouched, the API server's has moved on.
+        assert_eq!(k.rng_of(a).next_u64(), Prng::stream(9, "a").next_u64());
+        assert_eq!(k.rng_of(api).next_u64(), api_stream.next_u64());
     }
 }

@@ -69,14 +69,12 @@ impl<'a, 'b> Env<'a, 'b> {
 
     /// A write (or read) by an in-cluster component straight to its own cluster's API server,
     /// as a controller's client in the same cluster does over a sub-millisecond hop. Fails like
-    /// a refused connection when the API server is down.
+    /// a refused connection when the API server is down. The API server serves the call as
+    /// itself ([`crate::sim::Ctx::on_behalf_of`]): on its own random stream, not the caller's.
     pub fn api_call(&mut self, req: Request) -> Result<Response, Status> {
         let cluster = self.cluster;
-        if self.down[self.api_ids[cluster].index()]
-            || self
-                .topology
-                .is_down(self.placement[self.api_ids[cluster].index()])
-        {
+        let api = self.api_ids[cluster];
+        if self.down[api.index()] || self.topology.is_down(self.placement[api.index()]) {
             return Err(Status::new(
                 503,
                 StatusReason::ServiceUnavailable,
@@ -92,8 +90,9 @@ impl<'a, 'b> Env<'a, 'b> {
             apis,
             ..
         } = self;
+        let mut ctx = ctx.on_behalf_of(api);
         let mut net = NetEnv {
-            ctx,
+            ctx: &mut ctx,
             topology,
             placement,
             down,

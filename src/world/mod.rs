@@ -34,6 +34,7 @@ pub mod seed;
 pub mod traffic;
 pub mod traffic_log;
 pub mod transport;
+pub mod view;
 
 /// A small two-cluster world for the components' unit tests: west links to east, which exports
 /// `web` (one replica) through its gateway; a client in west calls it twice a second.

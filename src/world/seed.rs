@@ -178,24 +178,51 @@ pub fn initial_objects(
     gateway_identity: &dyn Fn(usize) -> String,
 ) -> Vec<Object> {
     let me = &scenario.clusters[cluster];
+    let mut out = namespaces(scenario, &me.name);
+    out.extend(workloads(scenario, &me.name));
+    if me.gateway {
+        out.push(gateway_service(gateway_identity(cluster)));
+    }
+
+    // Links in this (source) cluster made at the start, with their credentials; later ones
+    // are applied by a `link` action.
+    for l in scenario
+        .links
+        .iter()
+        .filter(|l| l.from == me.name && l.at.is_zero())
+    {
+        let target = scenario
+            .clusters
+            .iter()
+            .position(|c| c.name == l.to)
+            .unwrap_or(0);
+        out.extend(link_objects(
+            scenario,
+            l,
+            &gateway_ips[target],
+            &gateway_identity(target),
+        ));
+    }
+    out
+}
+
+/// The namespaces cluster `me` needs beyond Kubernetes' own: Linkerd's two and every one the
+/// scenario puts something in.
+fn namespaces(scenario: &Scenario, me: &str) -> Vec<Object> {
     let mut out: Vec<Object> = Vec::new();
     let mut namespaces: BTreeSet<String> = BTreeSet::new();
     namespaces.insert(MC_NAMESPACE.into());
     namespaces.insert(LINKERD_NAMESPACE.into());
-    for n in scenario.namespaces.iter().filter(|n| n.cluster == me.name) {
+    for n in scenario.namespaces.iter().filter(|n| n.cluster == me) {
         namespaces.insert(n.name.clone());
     }
-    for s in scenario.services.iter().filter(|s| s.cluster == me.name) {
+    for s in scenario.services.iter().filter(|s| s.cluster == me) {
         namespaces.insert(s.namespace.clone());
     }
-    for s in scenario
-        .statefulsets
-        .iter()
-        .filter(|s| s.cluster == me.name)
-    {
+    for s in scenario.statefulsets.iter().filter(|s| s.cluster == me) {
         namespaces.insert(s.namespace.clone());
     }
-    for d in scenario.deployments.iter().filter(|d| d.cluster == me.name) {
+    for d in scenario.deployments.iter().filter(|d| d.cluster == me) {
         namespaces.insert(d.namespace.clone());
     }
     for ns in &namespaces {
@@ -204,7 +231,13 @@ pub fn initial_objects(
         }
     }
 
-    for s in scenario.services.iter().filter(|s| s.cluster == me.name) {
+    out
+}
+
+/// The scenario's Services, StatefulSets and Deployments of cluster `me`.
+fn workloads(scenario: &Scenario, me: &str) -> Vec<Object> {
+    let mut out: Vec<Object> = Vec::new();
+    for s in scenario.services.iter().filter(|s| s.cluster == me) {
         let mut spec = ServiceSpec {
             ports: service_ports(&s.ports),
             ..ServiceSpec::default()
@@ -248,11 +281,7 @@ pub fn initial_objects(
             );
         }
     }
-    for s in scenario
-        .statefulsets
-        .iter()
-        .filter(|s| s.cluster == me.name)
-    {
+    for s in scenario.statefulsets.iter().filter(|s| s.cluster == me) {
         let mut spec = ServiceSpec {
             ports: service_ports(&s.ports),
             cluster_ip: "None".into(),
@@ -290,7 +319,7 @@ pub fn initial_objects(
             .into(),
         );
     }
-    for d in scenario.deployments.iter().filter(|d| d.cluster == me.name) {
+    for d in scenario.deployments.iter().filter(|d| d.cluster == me) {
         out.push(
             Deployment {
                 metadata: meta(
@@ -308,68 +337,44 @@ pub fn initial_objects(
             .into(),
         );
     }
-
-    // The gateway Service (LoadBalancer with the gateway address as its ingress).
-    if me.gateway {
-        let mut m = meta(
-            MC_NAMESPACE,
-            "linkerd-gateway",
-            BTreeMap::from([("app".into(), "linkerd-gateway".into())]),
-        );
-        m.annotations.insert(
-            "mirror.linkerd.io/gateway-identity".into(),
-            gateway_identity(cluster),
-        );
-        m.annotations
-            .insert("mirror.linkerd.io/probe-period".into(), "3".into());
-        m.annotations
-            .insert("mirror.linkerd.io/probe-path".into(), "/ready".into());
-        m.annotations.insert(
-            "mirror.linkerd.io/multicluster-gateway".into(),
-            "true".into(),
-        );
-        let port = |name: &str, p: i32| ServicePort {
-            name: name.into(),
-            port: p,
-            target_port: Some(IntOrString::Int(p)),
-            ..ServicePort::default()
-        };
-        let mut spec = ServiceSpec {
-            type_: ServiceType::LoadBalancer,
-            ports: vec![port("mc-gateway", 4143), port("mc-probe", 4191)],
-            ..ServiceSpec::default()
-        };
-        spec.selector.insert("app".into(), "linkerd-gateway".into());
-        out.push(
-            Service {
-                metadata: m,
-                spec,
-                ..Service::default()
-            }
-            .into(),
-        );
-    }
-
-    // Links in this (source) cluster made at the start, with their credentials; later ones
-    // are applied by a `link` action.
-    for l in scenario
-        .links
-        .iter()
-        .filter(|l| l.from == me.name && l.at.is_zero())
-    {
-        let target = scenario
-            .clusters
-            .iter()
-            .position(|c| c.name == l.to)
-            .unwrap_or(0);
-        out.extend(link_objects(
-            scenario,
-            l,
-            &gateway_ips[target],
-            &gateway_identity(target),
-        ));
-    }
     out
+}
+
+/// The gateway Service (LoadBalancer with the gateway address as its ingress).
+fn gateway_service(identity: String) -> Object {
+    let mut m = meta(
+        MC_NAMESPACE,
+        "linkerd-gateway",
+        BTreeMap::from([("app".into(), "linkerd-gateway".into())]),
+    );
+    m.annotations
+        .insert("mirror.linkerd.io/gateway-identity".into(), identity);
+    m.annotations
+        .insert("mirror.linkerd.io/probe-period".into(), "3".into());
+    m.annotations
+        .insert("mirror.linkerd.io/probe-path".into(), "/ready".into());
+    m.annotations.insert(
+        "mirror.linkerd.io/multicluster-gateway".into(),
+        "true".into(),
+    );
+    let port = |name: &str, p: i32| ServicePort {
+        name: name.into(),
+        port: p,
+        target_port: Some(IntOrString::Int(p)),
+        ..ServicePort::default()
+    };
+    let mut spec = ServiceSpec {
+        type_: ServiceType::LoadBalancer,
+        ports: vec![port("mc-gateway", 4143), port("mc-probe", 4191)],
+        ..ServiceSpec::default()
+    };
+    spec.selector.insert("app".into(), "linkerd-gateway".into());
+    Service {
+        metadata: m,
+        spec,
+        ..Service::default()
+    }
+    .into()
 }
 
 /// What `linkerd multicluster link-gen` emits for link `l`, in `kubectl apply` order (spec

@@ -44,58 +44,7 @@ impl Validator<'_> {
         let f = f.get_ref();
         let mut kinds: Vec<FaultKind> = Vec::new();
         if let Some(p) = &f.partition {
-            let mut groups = Vec::new();
-            for g in p.get_ref() {
-                if g.is_empty() {
-                    self.error(
-                        p,
-                        "expected each partition group to name at least one cluster or network",
-                    );
-                }
-                groups.push(
-                    g.iter()
-                        .map(|n| self.endpoint_ref(n, clusters, networks))
-                        .collect::<Vec<_>>(),
-                );
-            }
-            if groups.len() < 2 {
-                self.error(
-                    p,
-                    "expected a partition of at least two groups, e.g. [[\"west\"], [\"east\"]]",
-                );
-            }
-            let mut seen = BTreeSet::new();
-            for name in groups.iter().flatten() {
-                if !seen.insert(name.clone()) {
-                    self.error(
-                        p,
-                        format!("\"{name}\" appears in more than one partition group"),
-                    );
-                }
-            }
-            let mode = match f.mode.as_ref().map(|m| m.get_ref().as_str()) {
-                None | Some("drop") => PartitionMode::Drop,
-                Some("reject") => PartitionMode::Reject,
-                Some(other) => {
-                    let m = f
-                        .mode
-                        .as_ref()
-                        .map(|m| Spanned::new(m.span(), ()))
-                        .unwrap_or_else(|| Spanned::new(span.clone(), ()));
-                    self.error(
-                        &m,
-                        format!(
-                            "expected partition mode \"drop\" or \"reject\", found \"{other}\""
-                        ),
-                    );
-                    PartitionMode::Drop
-                }
-            };
-            kinds.push(FaultKind::Partition {
-                groups,
-                one_way: f.one_way.unwrap_or(false),
-                mode,
-            });
+            kinds.push(self.partition(p, f, &span, clusters, networks));
         } else if f.one_way.is_some() || f.mode.is_some() {
             self.diags.push(self.map.at(
                 Some(span.clone()),
@@ -196,5 +145,67 @@ impl Validator<'_> {
             return None;
         }
         kinds.pop()
+    }
+
+    /// A `partition` fault: at least two groups of clusters or networks, none named twice,
+    /// mode `drop` (default) or `reject`.
+    fn partition(
+        &mut self,
+        p: &Spanned<Vec<Vec<schema::Name>>>,
+        f: &schema::Fault,
+        span: &std::ops::Range<usize>,
+        clusters: &BTreeSet<String>,
+        networks: &BTreeSet<String>,
+    ) -> FaultKind {
+        let mut groups = Vec::new();
+        for g in p.get_ref() {
+            if g.is_empty() {
+                self.error(
+                    p,
+                    "expected each partition group to name at least one cluster or network",
+                );
+            }
+            groups.push(
+                g.iter()
+                    .map(|n| self.endpoint_ref(n, clusters, networks))
+                    .collect::<Vec<_>>(),
+            );
+        }
+        if groups.len() < 2 {
+            self.error(
+                p,
+                "expected a partition of at least two groups, e.g. [[\"west\"], [\"east\"]]",
+            );
+        }
+        let mut seen = BTreeSet::new();
+        for name in groups.iter().flatten() {
+            if !seen.insert(name.clone()) {
+                self.error(
+                    p,
+                    format!("\"{name}\" appears in more than one partition group"),
+                );
+            }
+        }
+        let mode = match f.mode.as_ref().map(|m| m.get_ref().as_str()) {
+            None | Some("drop") => PartitionMode::Drop,
+            Some("reject") => PartitionMode::Reject,
+            Some(other) => {
+                let m = f
+                    .mode
+                    .as_ref()
+                    .map(|m| Spanned::new(m.span(), ()))
+                    .unwrap_or_else(|| Spanned::new(span.clone(), ()));
+                self.error(
+                    &m,
+                    format!("expected partition mode \"drop\" or \"reject\", found \"{other}\""),
+                );
+                PartitionMode::Drop
+            }
+        };
+        FaultKind::Partition {
+            groups,
+            one_way: f.one_way.unwrap_or(false),
+            mode,
+        }
     }
 }
