@@ -86,8 +86,8 @@ fn a_conflicting_federated_join_is_lost_unless_updates_retry_on_conflict() {
 /// Found by `mcsim fuzz scenarios/quirk-headless-endpoints-check-service.toml --fix
 /// headless-endpoints-check-service` (seed 791, PCT; 2 of 1000 seeds; since the API server
 /// draws from its own random stream the same quirk shows at seed 135, PCT). At 791, swarm
-/// outages of west's
-/// API server (6.4-58.4 s) and east's (6.5-43.5 s) leave west's service mirror with informers
+/// outages of west's API server (6.4-58.4 s) and east's (6.5-43.5 s) leave west's service
+/// mirror with informers
 /// that come back one by one. It creates the endpoint mirror db-2-east for the pod added at 1m
 /// and then handles the unexport of db, whose endpoint mirrors it lists from its local lister;
 /// that lister has not seen db-2-east yet, so db-2-east is left behind for good and repair keeps
