@@ -222,6 +222,13 @@ impl MirrorStability {
         if w.op != WriteOp::Delete {
             let moves_probe = |k: &FaultKind| {
                 k.gateway_cut(&spec.from, &spec.to).is_some()
+                    // A one-way cut, a lossy or slow path may fail probes too.
+                    || (matches!(
+                        k,
+                        FaultKind::Partition { .. }
+                            | FaultKind::LossyPath { .. }
+                            | FaultKind::SlowPath { .. }
+                    ) && k.affects_pair(&spec.from, &spec.to))
                     || matches!(
                         k,
                         FaultKind::CertExpiry(c) | FaultKind::RotateCerts(c) | FaultKind::ClockSkew { cluster: c, .. } | FaultKind::TrustAnchor { cluster: c, .. }

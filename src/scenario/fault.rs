@@ -231,13 +231,16 @@ impl FaultKind {
         match self {
             FaultKind::GatewayDown(c) if c == target => Some(true),
             FaultKind::ClusterDown(c) if c == target => Some(false),
-            // A probe needs both directions: a one-way cut either way breaks it.
-            FaultKind::Partition { groups, mode, .. } => {
-                match (group_of(groups, source), group_of(groups, target)) {
-                    (Some(a), Some(b)) if a != b => Some(*mode == PartitionMode::Reject),
-                    _ => None,
-                }
-            }
+            // A one-way cut is not judged: whether the probe's request and its answer both
+            // fail depends on which side opens the connection.
+            FaultKind::Partition {
+                groups,
+                mode,
+                one_way: false,
+            } => match (group_of(groups, source), group_of(groups, target)) {
+                (Some(a), Some(b)) if a != b => Some(*mode == PartitionMode::Reject),
+                _ => None,
+            },
             FaultKind::LossyPath { a, b, loss, .. }
                 if loss.num >= loss.den
                     && ((a == source && b == target) || (a == target && b == source)) =>
