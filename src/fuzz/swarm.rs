@@ -40,21 +40,41 @@ pub fn needs_resync(base: &Scenario, kind: &FaultKind) -> bool {
     }
 }
 
-/// Whether `fault`, active from `at` for `duration`, would make a scripted action fail: its
-/// cluster's API server is away (one second of margin either side for in-flight calls).
+/// Whether `fault`, active from `at` for `duration`, takes `cluster`'s API server away at
+/// `when` (one second of margin either side for in-flight calls), so an action applied through
+/// it then would fail.
+pub(crate) fn takes_api_server(
+    fault: &FaultKind,
+    at: SimDuration,
+    duration: SimDuration,
+    cluster: &str,
+    when: SimDuration,
+) -> bool {
+    let (FaultKind::ApiServerDown(c) | FaultKind::ClusterDown(c)) = fault else {
+        return false;
+    };
+    let margin = SimDuration::from_secs(1);
+    c == cluster && when + margin >= at && when <= at + duration + margin
+}
+
+/// Whether `fault` would make one of the scenario's scripted actions fail.
 fn voids_an_action(
     base: &Scenario,
     fault: &FaultKind,
     at: SimDuration,
     duration: SimDuration,
 ) -> bool {
-    let (FaultKind::ApiServerDown(c) | FaultKind::ClusterDown(c)) = fault else {
-        return false;
-    };
-    let margin = SimDuration::from_secs(1);
     base.actions
         .iter()
-        .any(|a| a.cluster == *c && a.at + margin >= at && a.at <= at + duration + margin)
+        .any(|a| takes_api_server(fault, at, duration, &a.cluster, a.at))
+}
+
+/// The latest time a swarm change may end (a fault heal, an undone workload change), so that
+/// the liveness checks judge a recovered world; `None` when the scenario leaves too little room.
+pub(crate) fn latest_end(base: &Scenario) -> Option<SimDuration> {
+    let settle = base.quiet_period.max(base.checks.converged_within) + SimDuration::from_secs(30);
+    let latest = SimDuration(base.duration.0.checked_sub(settle.0)?);
+    (latest >= SimDuration::from_secs(20)).then_some(latest)
 }
 
 pub fn draw(base: &Scenario, seed: u64) -> Vec<FaultSpec> {
@@ -74,12 +94,9 @@ pub fn draw(base: &Scenario, seed: u64) -> Vec<FaultSpec> {
     if kinds.is_empty() || clusters.len() < 2 {
         return Vec::new();
     }
-    // Every swarm fault heals early enough for the liveness checks to judge a recovered world.
-    let settle = base.quiet_period.max(base.checks.converged_within) + SimDuration::from_secs(30);
-    let latest_end = base.duration - settle;
-    if latest_end < SimDuration::from_secs(20) {
+    let Some(latest_end) = latest_end(base) else {
         return Vec::new();
-    }
+    };
     let n = rng.range_inclusive(1, MAX_FAULTS);
     let mut out = Vec::new();
     for _ in 0..n {

@@ -12,9 +12,7 @@
 //! moment (the action would not happen). Service-mirror restarts are the swarm's
 //! `controller_crash` faults.
 
-use crate::scenario::{
-    ActionKind, ActionSpec, Export, FaultKind, FaultSpec, Scenario, WorkloadTag,
-};
+use crate::scenario::{ActionKind, ActionSpec, Export, FaultSpec, Scenario, WorkloadTag};
 use crate::sim::{Prng, Ratio, SimDuration};
 
 /// At most this many changes per case.
@@ -73,13 +71,11 @@ fn workloads(base: &Scenario) -> Vec<(&str, &str, &str, u32)> {
     from_services.chain(sets).chain(deployments).collect()
 }
 
-/// Whether a fault takes `cluster`'s API server away around `at` (one second of margin).
+/// Whether a swarm fault takes `cluster`'s API server away around `at`.
 fn voided(faults: &[FaultSpec], cluster: &str, at: SimDuration) -> bool {
-    let margin = SimDuration::from_secs(1);
     faults.iter().any(|f| {
-        matches!(&f.kind, FaultKind::ApiServerDown(c) | FaultKind::ClusterDown(c) if c == cluster)
-            && at + margin >= f.at
-            && at <= f.at + f.duration.unwrap_or(SimDuration::ZERO) + margin
+        let duration = f.duration.unwrap_or(SimDuration::ZERO);
+        super::swarm::takes_api_server(&f.kind, f.at, duration, cluster, at)
     })
 }
 
@@ -96,14 +92,9 @@ pub fn draw(base: &Scenario, seed: u64, faults: &[FaultSpec]) -> Vec<ActionSpec>
     if kinds.is_empty() {
         return Vec::new();
     }
-    let settle = base.quiet_period.max(base.checks.converged_within) + SimDuration::from_secs(30);
-    let Some(latest_end) = base.duration.0.checked_sub(settle.0) else {
+    let Some(latest_end) = super::swarm::latest_end(base) else {
         return Vec::new();
     };
-    let latest_end = SimDuration(latest_end);
-    if latest_end < SimDuration::from_secs(20) {
-        return Vec::new();
-    }
     let targets = services(base);
     let scalable = workloads(base);
     let mut out = Vec::new();
@@ -178,33 +169,23 @@ pub fn draw(base: &Scenario, seed: u64, faults: &[FaultSpec]) -> Vec<ActionSpec>
                 service_of(&mut rng, &|_| true).map(|(c, ns, s)| {
                     let key = format!("mcsim.fuzz/change-{i}");
                     let value = format!("v{}", rng.range_inclusive(0, 9));
-                    let (change, undo) = if kind == WorkloadTag::Label {
-                        (
+                    let edit = |value: Option<String>| {
+                        let (service, key) = (s.to_string(), key.clone());
+                        if kind == WorkloadTag::Label {
                             ActionKind::Label {
-                                service: s.into(),
-                                key: key.clone(),
-                                value: Some(value),
-                            },
-                            ActionKind::Label {
-                                service: s.into(),
+                                service,
                                 key,
-                                value: None,
-                            },
-                        )
-                    } else {
-                        (
+                                value,
+                            }
+                        } else {
                             ActionKind::Annotate {
-                                service: s.into(),
-                                key: key.clone(),
-                                value: Some(value),
-                            },
-                            ActionKind::Annotate {
-                                service: s.into(),
+                                service,
                                 key,
-                                value: None,
-                            },
-                        )
+                                value,
+                            }
+                        }
                     };
+                    let (change, undo) = (edit(Some(value)), edit(None));
                     pair(c, ns, change, Some(undo))
                 })
             }

@@ -151,6 +151,11 @@ pub enum FaultKind {
     },
 }
 
+/// The index of the partition group holding cluster `c`.
+fn group_of(groups: &[Vec<String>], c: &str) -> Option<usize> {
+    groups.iter().position(|g| g.iter().any(|x| x == c))
+}
+
 impl FaultKind {
     /// The kind of this fault.
     pub fn tag(&self) -> FaultTag {
@@ -205,8 +210,6 @@ impl FaultKind {
     /// a one-way partition); a path fault affects the pair on its two ends; every other fault
     /// affects each pair that includes its cluster.
     pub fn affects_pair(&self, a: &str, b: &str) -> bool {
-        let group_of =
-            |groups: &[Vec<String>], c: &str| groups.iter().position(|g| g.iter().any(|x| x == c));
         match self {
             FaultKind::Partition {
                 groups, one_way, ..
@@ -226,8 +229,6 @@ impl FaultKind {
     /// refused connection) or only at their timeout (`Some(false)`: packets vanish). A partial
     /// loss, a slow path or an identity fault is not a cut.
     pub fn gateway_cut(&self, source: &str, target: &str) -> Option<bool> {
-        let group_of =
-            |groups: &[Vec<String>], c: &str| groups.iter().position(|g| g.iter().any(|x| x == c));
         match self {
             FaultKind::GatewayDown(c) if c == target => Some(true),
             FaultKind::ClusterDown(c) if c == target => Some(false),
