@@ -91,6 +91,10 @@ pub struct FuzzArgs {
     /// Runs each shrink may spend (one shrink per distinct failure signature).
     #[arg(long, default_value_t = 500)]
     pub shrink_budget: usize,
+    /// Do not rerun failing cases under each named quirk fix to see which known quirks explain
+    /// them.
+    #[arg(long)]
+    pub no_quirk_hints: bool,
     /// Directory for replay files of failing seeds.
     #[arg(long, default_value = "fuzz-out")]
     pub out: PathBuf,
@@ -531,6 +535,26 @@ fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
             eprintln!("fuzz: shrinking failed: {e}");
         }
     }
+    if !args.no_quirk_hints && !summary.signatures.is_empty() {
+        let hinted = fuzz::quirk_hints::hint_signatures(
+            &scenario,
+            &mut summary.signatures,
+            &results,
+            jobs,
+            |i, n| match &bar {
+                Some(bar) => {
+                    bar.set_message(format!("rerunning signature {}/{n} under each fix", i + 1))
+                }
+                None => eprintln!(
+                    "fuzz: rerunning signature {}/{n} under each named fix",
+                    i + 1
+                ),
+            },
+        );
+        if let Err(e) = hinted {
+            eprintln!("fuzz: rerunning under named fixes failed: {e}");
+        }
+    }
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
@@ -652,6 +676,22 @@ fn summary_text(summary: &crate::fuzz::Summary, out: Option<&Path>) -> String {
                 sh.check,
                 sh.file
             ));
+        }
+        match s.quirk_hints.as_deref() {
+            None => {}
+            Some([]) => text.push_str(
+                "       no named quirk fix makes any of its cases pass: not a known Linkerd quirk\n",
+            ),
+            Some(hints) => {
+                let hints: Vec<String> = hints
+                    .iter()
+                    .map(|h| format!("--fix {} ({}/{})", h.fix.name(), h.passing, h.tried))
+                    .collect();
+                text.push_str(&format!(
+                    "       known quirk? its cases pass with {} (QUIRKS.md)\n",
+                    hints.join(", ")
+                ));
+            }
         }
     }
     for seed in &summary.nondeterministic {

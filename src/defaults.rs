@@ -37,6 +37,9 @@ pub const REMOTE_DISCOVERY_SELECTOR: &str = "mirror.linkerd.io/exported=remote-d
 /// Link `federatedServiceSelector` (link-gen, spec §2.1), also the local service mirror's
 /// `localServiceMirror.federatedServiceSelector` (chart default): `key=value`.
 pub const FEDERATED_MEMBER: (&str, &str) = ("mirror.linkerd.io/federated", "member");
+/// `-endpoint-refresh-period`: how often `RepairEndpoints` rewrites every gateway-mode
+/// mirror's Endpoints (spec §3.1, §6.4); the backstop for a readiness write that failed.
+pub const ENDPOINT_REFRESH_PERIOD: SimDuration = SimDuration::from_mins(1);
 /// Resync period of every Linkerd informer (spec §3.1).
 pub const INFORMER_RESYNC: SimDuration = SimDuration::from_mins(10);
 /// Probe path, period, timeout and failure threshold (gateway annotations and CRD defaults,

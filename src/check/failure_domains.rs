@@ -10,7 +10,7 @@
 use super::oracle::target_cluster;
 use super::traffic::BASELINE;
 use super::{Check, CheckResult};
-use crate::scenario::Scenario;
+use crate::scenario::{FaultKind, Scenario};
 use crate::sim::{Ratio, SimDuration, SimTime};
 use crate::world::view::WorldView;
 
@@ -21,6 +21,20 @@ pub struct FailureDomains {
 /// After a fault heals, the pair it involves may take this long to recover (gateway probes,
 /// DNS caches, connection pools) before its traffic is evidence about other faults again.
 pub(crate) const RECOVERY: SimDuration = SimDuration::from_secs(30);
+
+/// How long after `kind` heals the pairs it involves may still be recovering. A fault that
+/// takes an API server down adds one endpoint refresh period: a readiness write the service
+/// mirror made while its own API server or caches were recovering (a liveness change meeting
+/// an outage, or an update with a cached resourceVersion that conflicts) is only logged
+/// (spec §6.4 step 4), and the next periodic `RepairEndpoints` is what writes it again.
+pub(crate) fn recovery(kind: &FaultKind) -> SimDuration {
+    match kind {
+        FaultKind::ApiServerDown(_) | FaultKind::ClusterDown(_) => {
+            RECOVERY + crate::defaults::ENDPOINT_REFRESH_PERIOD
+        }
+        _ => RECOVERY,
+    }
+}
 /// Fewer requests than this in a window is no evidence either way.
 const MIN_SAMPLES: usize = 10;
 
@@ -33,6 +47,8 @@ type Involves = Box<dyn Fn(&str, &str) -> bool>;
 struct Event {
     start: SimTime,
     stop: Option<SimTime>,
+    /// How long the pairs it involves may take to recover after `stop`.
+    recovery: SimDuration,
     description: String,
     involves: Involves,
 }
@@ -45,6 +61,7 @@ fn events(view: WorldView<'_>) -> Vec<Event> {
         Event {
             start: f.at,
             stop: f.healed_at,
+            recovery: recovery(&kind),
             description: format!("fault #{} ({})", f.index, f.description),
             involves: Box::new(move |a, b| kind.affects_pair(a, b)),
         }
@@ -59,6 +76,7 @@ fn events(view: WorldView<'_>) -> Vec<Event> {
                 Event {
                     start,
                     stop: undone,
+                    recovery: RECOVERY,
                     description: format!("action `{}` in {}", a.kind.describe(), a.cluster),
                     involves: Box::new(move |x, y| x == cluster || y == cluster),
                 }
@@ -101,7 +119,7 @@ fn explained_windows(
         .map(|e| {
             (
                 SimTime(e.start.0.saturating_sub(lead.0)),
-                e.stop.map_or(end, |h| h + RECOVERY),
+                e.stop.map_or(end, |h| h + e.recovery),
             )
         })
         .collect()

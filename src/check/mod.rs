@@ -248,7 +248,7 @@ pub fn checks_for(scenario: &Scenario) -> Vec<Box<dyn Check>> {
     }
     if let Some(budget) = spec.needless_writes {
         checks.push(Box::new(write_amplification::WriteAmplification::new(
-            budget,
+            budget, scenario,
         )));
     }
     checks

@@ -98,7 +98,10 @@ pub fn window_boundaries(
         let start = at(f.at);
         out.extend([start, before(start, BASELINE), before(start, flow.timeout)]);
         if let Some(d) = f.duration {
-            out.extend([start + d, start + d + super::failure_domains::RECOVERY]);
+            out.extend([
+                start + d,
+                start + d + super::failure_domains::recovery(&f.kind),
+            ]);
         }
     }
     for (start, undone) in super::failure_domains::action_windows(scenario) {

@@ -13,6 +13,7 @@
 //! written as a replay file that `mcsim replay` turns back into the same run.
 
 pub mod case_file;
+pub mod quirk_hints;
 pub mod shrink;
 pub mod swarm;
 pub mod workload;
@@ -111,6 +112,10 @@ pub struct Signature {
     /// The first seed's case, shrunk (when shrinking ran).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shrunk: Option<ShrunkCase>,
+    /// Named fixes under which some of its cases pass ([`quirk_hints`]); `None` when the
+    /// reruns were not made, empty when no fix rescued any case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quirk_hints: Option<Vec<quirk_hints::QuirkHint>>,
 }
 
 /// Where a shrunk case was written and what is left in it.
@@ -389,6 +394,7 @@ pub fn summarize(
                 seeds,
                 first_seed,
                 shrunk: None,
+                quirk_hints: None,
             })
             .collect(),
         determinism_checked: results
@@ -456,6 +462,7 @@ pub fn merge(parts: &[Summary]) -> Result<Summary, String> {
                 if s.first_seed < m.first_seed {
                     m.first_seed = s.first_seed;
                     m.shrunk = s.shrunk.clone();
+                    m.quirk_hints = s.quirk_hints.clone();
                 }
             }
         }

@@ -106,7 +106,7 @@ impl LinkConfig {
             enable_headless: false,
             enable_namespace_creation: false,
             requeue_limit: crate::defaults::REQUEUE_LIMIT,
-            repair_period: SimDuration::from_mins(1),
+            repair_period: crate::defaults::ENDPOINT_REFRESH_PERIOD,
             probe_service,
             fixes: Fixes::none(),
             breakages: Breakages::none(),
