@@ -216,6 +216,22 @@ fn endpoints_are_deleted_when_their_service_is_deleted() {
     assert!(c.list(Kind::EndpointSlice, Some("default")).is_empty());
 }
 
+/// `syncService` of a Service that is gone deletes its Endpoints by name even when the
+/// controller's own cache never saw them (its Endpoints watch was broken when they were made):
+/// found by fuzzing, a headless endpoint mirror's Endpoints were left behind for good.
+#[test]
+fn a_gone_service_deletes_its_endpoints_even_if_the_cache_missed_them() {
+    let empty = mcsim::k8s::store::Store::new();
+    let reqs = endpoints::sync_service(&empty, "default", "db-2-east", &EndpointsConfig::default());
+    let [Request::Delete { key, .. }] = reqs.as_slice() else {
+        panic!("{reqs:?}")
+    };
+    assert_eq!(
+        key,
+        &ObjectKey::new(Kind::Endpoints, "default", "db-2-east")
+    );
+}
+
 #[test]
 fn endpoints_truncate_at_the_address_cap_and_annotate() {
     let mut c = TestCluster::new(5);

@@ -57,18 +57,16 @@ pub fn sync_service(
         .get_by(Kind::Service, namespace, name)
         .and_then(|o| o.as_service())
     else {
-        return match existing {
-            Some(ep) if !ep.metadata.annotations.contains_key(LEADER_ANNOTATION) => {
-                vec![Request::Delete {
-                    key: ObjectKey::new(Kind::Endpoints, namespace, name),
-                    options: DeleteOptions {
-                        precondition_uid: Some(ep.metadata.uid.clone()),
-                        ..DeleteOptions::default()
-                    },
-                }]
-            }
-            _ => vec![],
-        };
+        // `syncService` deletes by name whether or not its own Endpoints cache holds the
+        // object (a NotFound is fine): a cache that missed the Endpoints' creation (its watch
+        // was broken meanwhile) must not leave them behind.
+        if existing.is_some_and(|ep| ep.metadata.annotations.contains_key(LEADER_ANNOTATION)) {
+            return vec![];
+        }
+        return vec![Request::Delete {
+            key: ObjectKey::new(Kind::Endpoints, namespace, name),
+            options: DeleteOptions::default(),
+        }];
     };
     if !svc.has_selector() || svc.spec.type_ == ServiceType::ExternalName {
         return vec![];
