@@ -45,8 +45,8 @@ pub struct ConvergenceRow {
 
 #[derive(Default)]
 pub struct Convergence {
-    /// Last content-changing mirror write per (source cluster, link, `Kind ns/name`).
-    last_change: BTreeMap<(usize, String, String), SimTime>,
+    /// Last content-changing mirror write per (source cluster, link, object).
+    last_change: BTreeMap<(usize, String, ObjectKey), SimTime>,
     /// Filled by `finish`, read by the report.
     pub rows: Vec<ConvergenceRow>,
 }
@@ -112,34 +112,36 @@ impl Convergence {
     }
 }
 
+/// The last content-changing write per mirror: (source cluster, link, namespace, mirror
+/// Service name), endpoint mirrors (`<host>-<link>`) counted under their headless root.
+type LastWrites<'a> = BTreeMap<(usize, &'a str, &'a str, String), SimTime>;
+
 impl Convergence {
+    /// Folds the writes into [`LastWrites`], one pass over them (each object's headless root
+    /// looked up once in its cluster's store).
+    fn last_writes<'a>(&'a self, view: WorldView<'_>) -> LastWrites<'a> {
+        let mut out = LastWrites::new();
+        for ((src, link, key), &t) in &self.last_change {
+            let local = view.store(*src);
+            let root = local
+                .get(&ObjectKey::new(Kind::Service, &key.namespace, &key.name))
+                .and_then(|o| o.meta().labels.get(LABEL_HEADLESS_ROOT).cloned())
+                .unwrap_or_else(|| key.name.clone());
+            let e = out
+                .entry((*src, link.as_str(), key.namespace.as_str(), root))
+                .or_insert(t);
+            *e = (*e).max(t);
+        }
+        out
+    }
+
     /// The convergence of one judged service: the last content-changing write to its mirror
     /// objects, and how long after the change it follows (the latest of `changes` before it,
     /// or the link's creation) it came.
-    fn row(&self, view: WorldView<'_>, j: &Judged, changes: &[SimTime]) -> ConvergenceRow {
+    fn row(j: &Judged, last: &LastWrites<'_>, changes: &[SimTime]) -> ConvergenceRow {
         let (ns, name) = j.service.split_once('/').unwrap_or(("", &j.service));
         let mirror = format!("{name}-{}", j.link);
-        // Endpoint mirrors (`<host>-<link>`) belong to their headless root.
-        let local = view.store(j.src);
-        let root_of = |object: &str| -> String {
-            local
-                .get(&ObjectKey::new(Kind::Service, ns, object))
-                .and_then(|o| o.meta().labels.get(LABEL_HEADLESS_ROOT).cloned())
-                .unwrap_or_else(|| object.to_string())
-        };
-        let converged = self
-            .last_change
-            .iter()
-            .filter(|((c, l, key), _)| {
-                *c == j.src
-                    && *l == j.link
-                    && key
-                        .split_once(' ')
-                        .and_then(|(_, k)| k.split_once('/'))
-                        .is_some_and(|(kns, kname)| kns == ns && root_of(kname) == mirror)
-            })
-            .map(|(_, t)| *t)
-            .max();
+        let converged = last.get(&(j.src, j.link.as_str(), ns, mirror)).copied();
         let took = converged.map(|t| {
             let start = changes
                 .iter()
@@ -217,7 +219,7 @@ impl Check for Convergence {
             && w.changed()
         {
             self.last_change
-                .insert((w.cluster, w.link.clone(), w.key.to_string()), at);
+                .insert((w.cluster, w.link.clone(), w.key.clone()), at);
         }
         None
     }
@@ -249,8 +251,10 @@ impl Check for Convergence {
             mut problems,
             judged,
         } = Self::evaluate(view);
+        let last = self.last_writes(view);
+        let mut rows = Vec::with_capacity(judged.len());
         for j in &judged {
-            let row = self.row(view, j, &changes);
+            let row = Self::row(j, &last, &changes);
             if let Some(t) = row.converged_ns.map(SimTime)
                 && t > reference + bound
             {
@@ -259,8 +263,10 @@ impl Check for Convergence {
                     j.link, j.service, bound
                 ));
             }
-            self.rows.push(row);
+            rows.push(row);
         }
+        drop(last);
+        self.rows = rows;
         if end < reference + bound {
             problems.push(format!("the run ends at {end}, before the convergence bound ({} after {reference}) could be judged", bound));
         }
