@@ -130,6 +130,18 @@ impl Check for GatewayReadiness {
                         .push((at, state));
                 }
             }
+            // The mirror deleted a mirror Service (an unexport, say): its Endpoints serve
+            // nothing from now on, and the endpoints controller, not the mirror, deletes them.
+            Observation::MirrorWrite(w) if w.key.kind == Kind::Service && w.after.is_none() => {
+                let endpoints = ObjectKey::new(Kind::Endpoints, &w.key.namespace, &w.key.name);
+                if let Some(history) = self
+                    .history
+                    .get_mut(&(w.cluster, w.link.clone()))
+                    .and_then(|h| h.get_mut(&endpoints))
+                {
+                    history.push((at, None));
+                }
+            }
             _ => {}
         }
         None
