@@ -280,6 +280,23 @@ impl<'k> Builder<'k> {
         for (m, l) in manifests.iter().filter(|(_, l)| !first(&l.object)) {
             create(&mut server, l.object.clone(), &Source::Manifest(m, l))?;
         }
+        // Last, so that the objects above keep their revisions' order: the ServiceAccounts
+        // every namespace and every generated pod needs (none the manifests or snapshot hold).
+        let namespaces: Vec<String> = (server.objects())
+            .filter(|o| o.kind() == Kind::Namespace)
+            .map(|o| o.name().to_string())
+            .collect();
+        let accounts = seed::service_accounts(
+            &self.scenario,
+            &spec.name,
+            namespaces.iter().map(String::as_str),
+        );
+        for (namespace, name) in accounts {
+            let account = seed::service_account(&namespace, &name, server.discovery())?;
+            if !server.store().contains(&account.key()) {
+                create(&mut server, account, &Source::Generated)?;
+            }
+        }
         let _ = server.take_watch_events();
         self.apis.push(ApiServerNode::new(server));
         let name = format!("{}/apiserver", spec.name);
