@@ -84,6 +84,12 @@ fn a_300_service_snapshot_loads_runs_and_mirrors() {
     let dir = tmp("300");
     let text = snapshot();
     std::fs::write(dir.join("east.yaml"), &text).unwrap();
+    // `MCSIM_KEEP_SNAPSHOT=DIR`: keep the snapshot and its scenario there (to time `mcsim check`).
+    if let Some(keep) = std::env::var_os("MCSIM_KEEP_SNAPSHOT") {
+        let keep = std::path::Path::new(&keep);
+        std::fs::write(keep.join("east.yaml"), &text).unwrap();
+        std::fs::write(keep.join("snapshot.toml"), scenario("east.yaml")).unwrap();
+    }
     let original = items(&text);
     let file = dir.join("scenario.toml");
     let s =
