@@ -3,7 +3,7 @@
 //! target ≥ 10 000×).
 //!
 //! Also `snapshot-load-300`: loading and validating a 300-service cluster snapshot
-//! (`k8s::sample_snapshot`, ~2 000 objects) and building the world that restores it.
+//! (`k8s::sample_snapshot`, 1 683 objects) and building the world that restores it.
 //!
 //! `cargo bench --bench scenario`
 

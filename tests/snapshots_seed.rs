@@ -100,6 +100,7 @@ fn a_300_service_snapshot_loads_runs_and_mirrors() {
         original.len(),
         "every object of the List"
     );
+    assert_eq!(original.len(), 1683, "the generator's 300-service snapshot");
     let r = run(
         Arc::new(s),
         &RunOptions {
