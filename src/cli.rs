@@ -49,12 +49,34 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+    /// Write a starting scenario from cluster snapshots (`kubectl get namespaces,services,
+    /// endpoints,endpointslices,statefulsets,deployments,pods,secrets -A -o yaml`) and Link
+    /// manifests (`linkerd multicluster link-gen`). Paths are written as given: run it in the
+    /// directory the scenario goes in.
+    Import(ImportArgs),
     /// Run a case recorded by `mcsim fuzz` again and compare its trace hash.
     Replay {
         file: PathBuf,
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
     },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// A cluster and its snapshot, `NAME=FILE` (repeatable; the scenario's cluster order).
+    #[arg(long = "cluster", value_name = "NAME=FILE", required = true)]
+    pub clusters: Vec<String>,
+    /// A Link manifest, `[CLUSTER=]FILE`: CLUSTER is where it is applied (default: the one
+    /// cluster that is not its target).
+    #[arg(long = "link", value_name = "[CLUSTER=]FILE")]
+    pub links: Vec<String>,
+    /// The scenario's `[sim] name`.
+    #[arg(long, default_value = "imported")]
+    pub name: String,
+    /// Write the scenario to FILE instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -211,6 +233,7 @@ fn dispatch(args: Vec<String>) -> ExitCode {
         }
         Command::Fuzz(args) => cmd_fuzz(args),
         Command::Replay { file, format } => cmd_replay(&file, format),
+        Command::Import(args) => cmd_import(args),
         Command::Merge { files, format } => cmd_merge(&files, format),
         Command::Graph { scenario } => match load(&scenario) {
             Ok(s) => match crate::world::network::build(&s) {
@@ -378,6 +401,48 @@ fn apply_fixes(scenario: &mut scenario::Scenario, fixes: &[Fix]) {
     for fix in fixes {
         if !scenario.linkerd.fixes.contains(fix) {
             scenario.linkerd.fixes.push(*fix);
+        }
+    }
+}
+
+fn cmd_import(args: ImportArgs) -> ExitCode {
+    let split = |s: &str| match s.split_once('=') {
+        Some((name, file)) => (Some(name.to_string()), PathBuf::from(file)),
+        None => (None, PathBuf::from(s)),
+    };
+    let mut input = scenario::import::Import {
+        name: args.name,
+        ..Default::default()
+    };
+    for c in &args.clusters {
+        match split(c) {
+            (Some(name), file) => input.clusters.push((name, file)),
+            (None, _) => {
+                eprintln!("mcsim import: expected --cluster NAME=FILE, found \"{c}\"");
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        }
+    }
+    input.links = args.links.iter().map(|l| split(l)).collect();
+    match scenario::import::import(&input) {
+        Ok(text) => match &args.out {
+            Some(path) => match std::fs::write(path, text) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("{}: cannot write the scenario: {e}", path.display());
+                    ExitCode::from(EXIT_BAD_INPUT)
+                }
+            },
+            None => {
+                out(&text);
+                ExitCode::SUCCESS
+            }
+        },
+        Err(errors) => {
+            for e in errors {
+                eprintln!("{e}");
+            }
+            ExitCode::from(EXIT_BAD_INPUT)
         }
     }
 }

@@ -268,19 +268,60 @@ fn dumps_validate_against_the_schemas() {
         )
         .unwrap();
         assert!(!r.dumps.is_empty());
+        assert!(
+            r.dumps.iter().any(|d| d.json.contains("\"kind\": \"Pod\"")),
+            "{file}: pods to check"
+        );
         for d in &r.dumps {
             if let Err(errors) = mcsim::k8s::manifest::load(&d.yaml) {
                 let all: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
                 panic!("{file}: dump of {}:\n{}", d.cluster, all.join("\n"));
             }
+            let list: serde_json::Value = serde_json::from_str(&d.json).unwrap();
+            let missing = pods_without_service_account(list["items"].as_array().unwrap());
+            assert!(missing.is_empty(), "{file}: {}: {missing:?}", d.cluster);
         }
     }
     // The corpus too, opaque objects included.
     let (_, west, east) = run_corpus("link-gen-v1alpha3.yaml");
     for items in [west, east] {
+        let missing = pods_without_service_account(&items);
+        assert!(missing.is_empty(), "corpus: {missing:?}");
         let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items});
         if let Err(errors) = mcsim::k8s::manifest::load(&list.to_string()) {
             panic!("corpus: {}", errors[0]);
         }
     }
+}
+
+/// Pods (`namespace/name -> serviceAccountName`) whose ServiceAccount is not in `items`: the
+/// API server's ServiceAccount admission refuses such a pod (an empty name means `default`).
+fn pods_without_service_account(items: &[serde_json::Value]) -> Vec<String> {
+    let ns = |o: &serde_json::Value| {
+        o["metadata"]["namespace"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let accounts: std::collections::BTreeSet<(String, String)> = items
+        .iter()
+        .filter(|o| o["kind"] == "ServiceAccount")
+        .map(|o| (ns(o), o["metadata"]["name"].as_str().unwrap().to_string()))
+        .collect();
+    items
+        .iter()
+        .filter(|o| o["kind"] == "Pod")
+        .filter_map(|p| {
+            let sa = p["spec"]["serviceAccountName"]
+                .as_str()
+                .unwrap_or("default");
+            (!accounts.contains(&(ns(p), sa.to_string()))).then(|| {
+                format!(
+                    "{}/{} -> {sa}",
+                    ns(p),
+                    p["metadata"]["name"].as_str().unwrap_or("")
+                )
+            })
+        })
+        .collect()
 }

@@ -969,6 +969,9 @@ pub struct PodSpec {
     pub service_account_name: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub node_name: String,
+    /// The pod uses the node's network: its IP is the node's, not one of the pod network's.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub host_network: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub termination_grace_period_seconds: Option<i64>,
     #[serde(default)]

@@ -6,6 +6,7 @@
 
 pub mod diag;
 pub mod fault;
+pub mod import;
 pub mod load;
 pub mod model;
 pub mod save;
@@ -16,4 +17,4 @@ pub use diag::{Diagnostic, Diagnostics, did_you_mean, snippet};
 pub use fault::*;
 pub use load::{CHECK_NAMES, load_file, load_str};
 pub use model::*;
-pub use save::save;
+pub use save::{Paths, save, save_with};

@@ -108,6 +108,22 @@ pub struct ClusterSpec {
     pub client_qps: u32,
     pub client_burst: u32,
     pub in_cluster_latency: SimDuration,
+    /// The pod network; `None`: mcsim's address plan.
+    pub pod_cidr: Option<crate::k8s::validation::Ipv4Cidr>,
+    /// The API server's ClusterIP range; `None`: `10.<95 + ordinal>.0.0/16`.
+    pub service_cidr: Option<crate::k8s::validation::Ipv4Cidr>,
+    /// The snapshot the cluster starts from (`[[cluster]] snapshot`).
+    pub snapshot: Option<SnapshotSpec>,
+}
+
+/// A cluster snapshot: a `kubectl get ... -A -o yaml` `List`, read and checked as the API server
+/// would (strict field validation) when the scenario was loaded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SnapshotSpec {
+    /// The file, resolved against the scenario's directory.
+    pub path: PathBuf,
+    /// Its objects, each with the line and column it starts at.
+    pub objects: Vec<crate::k8s::manifest::Located>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -281,6 +297,17 @@ pub enum ActionKind {
         key: String,
         value: Option<String>,
     },
+    /// `kubectl apply -f path` (`-n namespace` when the action names one): each object of the
+    /// file created, or, when it exists, updated (its labels, annotations and spec replaced;
+    /// server-managed fields and status kept). The objects are read and checked when the
+    /// scenario is loaded.
+    Apply {
+        path: PathBuf,
+        /// Whether the action names its namespace (`kubectl apply -n`).
+        explicit_namespace: bool,
+        #[serde(skip)]
+        objects: Vec<crate::k8s::manifest::Located>,
+    },
 }
 
 impl ActionKind {
@@ -299,6 +326,7 @@ impl ActionKind {
             | ActionKind::Link { link }
             | ActionKind::LinkSelector { link, .. } => link,
             ActionKind::CreateNamespace { name } => name,
+            ActionKind::Apply { path, .. } => path.to_str().unwrap_or(""),
         }
     }
 
@@ -332,6 +360,7 @@ impl ActionKind {
                 Some(v) => format!("annotate {service} {key}={v}"),
                 None => format!("annotate {service} {key}-"),
             },
+            ActionKind::Apply { path, .. } => format!("apply {}", path.display()),
         }
     }
 }

@@ -11,9 +11,35 @@ use crate::defaults;
 use crate::sim::{Exploration, Ratio, SimDuration};
 use toml::Spanned;
 
-/// The scenario as TOML, `[sim]` first.
+/// The scenario as TOML, `[sim]` first, with manifest and snapshot paths made absolute (so it
+/// loads from any directory).
 pub fn save(s: &Scenario) -> Result<String, String> {
-    toml::to_string(&file(s)).map_err(|e| format!("cannot write the scenario as TOML: {e}"))
+    save_with(s, Paths::Absolute)
+}
+
+/// How [`save_with`] writes the paths of manifests and snapshots.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Paths {
+    /// Canonical absolute paths.
+    Absolute,
+    /// As the model holds them (`mcsim import` writes them as given on its command line,
+    /// relative to the scenario it writes).
+    AsGiven,
+}
+
+/// The scenario as TOML with paths written as `paths` says.
+pub fn save_with(s: &Scenario, paths: Paths) -> Result<String, String> {
+    toml::to_string(&file(s, paths)).map_err(|e| format!("cannot write the scenario as TOML: {e}"))
+}
+
+fn file_path(p: &std::path::Path, paths: Paths) -> String {
+    match paths {
+        Paths::Absolute => std::fs::canonicalize(p)
+            .unwrap_or_else(|_| p.to_path_buf())
+            .display()
+            .to_string(),
+        Paths::AsGiven => p.display().to_string(),
+    }
 }
 
 /// A value without a source position (spans only matter for diagnostics of loaded text).
@@ -34,11 +60,11 @@ fn dur_unless(value: SimDuration, default: SimDuration) -> Option<Dur> {
     unless(value, default).map(Dur)
 }
 
-fn file(s: &Scenario) -> schema::File {
+fn file(s: &Scenario, paths: Paths) -> schema::File {
     schema::File {
         sim: sim(s),
         linkerd: linkerd(&s.linkerd),
-        clusters: s.clusters.iter().map(|c| sp(cluster(c))).collect(),
+        clusters: s.clusters.iter().map(|c| sp(cluster(c, paths))).collect(),
         networks: (s.networks.iter())
             .map(|n| sp(schema::Network { name: name(n) }))
             .collect(),
@@ -62,11 +88,11 @@ fn file(s: &Scenario) -> schema::File {
         services: s.services.iter().map(|v| sp(service(v))).collect(),
         statefulsets: s.statefulsets.iter().map(|v| sp(statefulset(v))).collect(),
         deployments: s.deployments.iter().map(|v| sp(deployment(v))).collect(),
-        manifests: s.manifests.iter().map(|m| sp(manifest(m))).collect(),
+        manifests: s.manifests.iter().map(|m| sp(manifest(m, paths))).collect(),
         traffic: s.traffic.iter().map(|t| sp(traffic(t))).collect(),
         faults: s.faults.iter().map(|f| sp(fault(f))).collect(),
         actions: (s.explicit_actions().into_iter())
-            .map(|a| sp(action(a)))
+            .map(|a| sp(action(a, paths)))
             .collect(),
         checks: checks(&s.checks),
         expect: s.expect.as_ref().map(expect),
@@ -108,7 +134,7 @@ fn linkerd(l: &LinkerdOptions) -> Option<schema::Linkerd> {
     })
 }
 
-fn cluster(c: &ClusterSpec) -> schema::Cluster {
+fn cluster(c: &ClusterSpec, paths: Paths) -> schema::Cluster {
     let api = schema::Api {
         watch_history: unless(c.watch_history, defaults::WATCH_HISTORY_EVENTS),
         watch_timeout: dur_unless(c.watch_timeout, defaults::WATCH_TIMEOUT),
@@ -131,6 +157,9 @@ fn cluster(c: &ClusterSpec) -> schema::Cluster {
         clock_skew: unless(c.clock_skew_ns, 0).map(SignedDur),
         api: api_set.then_some(api),
         in_cluster_latency: dur_unless(c.in_cluster_latency, defaults::IN_CLUSTER_LATENCY),
+        pod_cidr: c.pod_cidr.map(|p| sp(p.to_string())),
+        service_cidr: c.service_cidr.map(|p| sp(p.to_string())),
+        snapshot: c.snapshot.as_ref().map(|s| sp(file_path(&s.path, paths))),
     }
 }
 
@@ -255,12 +284,10 @@ fn deployment(v: &DeploymentSpec) -> schema::Deployment {
     }
 }
 
-/// A manifest by its absolute path, so the saved scenario loads from any directory.
-fn manifest(m: &ManifestSpec) -> schema::Manifest {
-    let path = std::fs::canonicalize(&m.path).unwrap_or_else(|_| m.path.clone());
+fn manifest(m: &ManifestSpec, paths: Paths) -> schema::Manifest {
     schema::Manifest {
         cluster: name(&m.cluster),
-        path: sp(path.display().to_string()),
+        path: sp(file_path(&m.path, paths)),
         namespace: m.namespace.as_deref().map(name),
     }
 }
@@ -381,11 +408,23 @@ fn fault(f: &FaultSpec) -> schema::Fault {
     out
 }
 
-fn action(a: &ActionSpec) -> schema::Action {
+fn action(a: &ActionSpec, paths: Paths) -> schema::Action {
+    let explicit = matches!(
+        a.kind,
+        ActionKind::Apply {
+            explicit_namespace: true,
+            ..
+        }
+    );
     let mut out = schema::Action {
         at: sp(Dur(a.at)),
         cluster: name(&a.cluster),
-        namespace: unless(a.namespace.as_str(), defaults::NAMESPACE).map(str::to_string),
+        namespace: if explicit {
+            Some(a.namespace.clone())
+        } else {
+            unless(a.namespace.as_str(), defaults::NAMESPACE).map(str::to_string)
+        },
+        apply: None,
         scale: None,
         export: None,
         unexport: None,
@@ -433,6 +472,7 @@ fn action(a: &ActionSpec) -> schema::Action {
             key,
             value,
         } => out.annotate = Some(change(service, key, value)),
+        ActionKind::Apply { path, .. } => out.apply = Some(sp(file_path(path, paths))),
     }
     out
 }
@@ -516,6 +556,11 @@ mod tests {
             again.source = original.source.clone();
             for (m, o) in again.manifests.iter_mut().zip(&original.manifests) {
                 m.path = o.path.clone();
+            }
+            for (c, o) in again.clusters.iter_mut().zip(&original.clusters) {
+                if let (Some(s), Some(o)) = (&mut c.snapshot, &o.snapshot) {
+                    s.path = o.path.clone();
+                }
             }
             assert_eq!(again, original, "{file} saved as\n{text}");
         }

@@ -117,6 +117,17 @@ pub struct Cluster {
     pub api: Option<Api>,
     #[serde(default)]
     pub in_cluster_latency: Option<Dur>,
+    /// The pod network (default: mcsim's plan, `10.<ordinal>.0.0/16`).
+    #[serde(default)]
+    pub pod_cidr: Option<Spanned<String>>,
+    /// The API server's ClusterIP range, `--service-cluster-ip-range` (default
+    /// `10.<95 + ordinal>.0.0/16`).
+    #[serde(default)]
+    pub service_cidr: Option<Spanned<String>>,
+    /// Seeds the cluster from `kubectl get namespaces,services,endpoints,endpointslices,
+    /// statefulsets,deployments,pods,secrets -A -o yaml` output (path relative to the scenario).
+    #[serde(default)]
+    pub snapshot: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Serialize, Debug)]
@@ -472,6 +483,10 @@ pub struct Action {
     /// Sets (or, without `value`, removes) an annotation on a Service.
     #[serde(default)]
     pub annotate: Option<LabelChange>,
+    /// `kubectl apply -f FILE` (relative to the scenario; `namespace` as `-n`): creates each
+    /// object, or updates the one there.
+    #[serde(default)]
+    pub apply: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Serialize, Debug)]

@@ -93,8 +93,31 @@ pub(crate) fn requests(
             }))
         }
         ActionKind::Link { .. } => link_gen.iter().cloned().map(Request::create).collect(),
+        ActionKind::Apply { objects, .. } => {
+            objects.iter().map(|l| apply(store, &l.object)).collect()
+        }
         ActionKind::Unlink { link } => unlink(store, link),
     }
+}
+
+/// `kubectl apply` of one object: a create, or an update of the stored object with the
+/// applied labels, annotations and spec (the server keeps its own metadata and the status;
+/// without a resourceVersion the update does not conflict, as apply's patch does not). Owner
+/// references and finalizers the applied object does not name are kept.
+fn apply(store: &dyn ObjectView, object: &Object) -> Request {
+    let Some(stored) = store.get(&object.key()) else {
+        return Request::create(object.clone());
+    };
+    let mut o = object.clone();
+    let m = o.meta_mut();
+    m.resource_version.clear();
+    if m.owner_references.is_empty() {
+        m.owner_references = stored.meta().owner_references.clone();
+    }
+    if m.finalizers.is_empty() {
+        m.finalizers = stored.meta().finalizers.clone();
+    }
+    Request::update(o)
 }
 
 fn set_or_remove(

@@ -20,14 +20,15 @@ use super::traffic::{TrafficClient, TrafficTargets};
 use super::transport::{Transport, TransportConfig};
 use super::{ClusterComponents, Node, World, seed};
 use crate::k8s::controllers::kubelet::KubeletConfig;
+use crate::k8s::manifest::Located;
 use crate::k8s::validation::Ipv4Cidr;
-use crate::k8s::{ApiServer, ApiServerConfig, Object, Request};
+use crate::k8s::{ApiServer, ApiServerConfig, Kind, Object, ObjectKey, Request};
 use crate::multicluster::{Breakages, Fixes};
 use crate::net::topology::{NodeId, Topology};
 use crate::quirks::Breakage;
-use crate::scenario::{LinkSpec, Scenario};
+use crate::scenario::{ActionKind, LinkSpec, ManifestSpec, Scenario};
 use crate::sim::{ComponentId, Kernel, Prng, SimTime};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 impl World {
@@ -70,6 +71,31 @@ fn gateway_ip(topology: &Topology, node: NodeId) -> String {
 
 fn cidr_of(c: &crate::net::addr::Cidr) -> Option<Ipv4Cidr> {
     Ipv4Cidr::parse(&format!("{}/{}", c.network(), c.prefix_len())).ok()
+}
+
+/// The name of cluster `cluster`'s one modelled node.
+fn node_name(cluster: &str) -> String {
+    format!("{cluster}-node")
+}
+
+/// Where an initial object comes from, for the message when the API server refuses it.
+enum Source<'a> {
+    Generated,
+    Manifest(&'a ManifestSpec, &'a Located),
+}
+
+impl Source<'_> {
+    fn refuses(&self, cluster: &str, e: &str) -> String {
+        match self {
+            Source::Generated => format!("cluster {cluster}: cannot create {e}"),
+            Source::Manifest(m, l) => format!(
+                "manifest {}:{}:{}: the API server refuses {e}",
+                m.path.display(),
+                l.line,
+                l.column
+            ),
+        }
+    }
 }
 
 /// The service-mirror controller's flags (chart values), per Link.
@@ -178,44 +204,97 @@ impl<'k> Builder<'k> {
         Ok(())
     }
 
-    /// Cluster `ci`'s API server, holding the scenario's initial objects and manifests.
+    /// Cluster `ci`'s API server, holding the scenario's initial objects and manifests, and
+    /// the snapshot's objects (restored after the namespaces the scenario makes and before its
+    /// other objects, which take what ClusterIPs the snapshot leaves free).
     fn api_server(&mut self, ci: usize) -> Result<ComponentId, String> {
         let spec = &self.scenario.clusters[ci];
-        let service_cidr =
-            Ipv4Cidr::parse(&format!("10.{}.0.0/16", 95 + ci + 1)).map_err(|e| e.to_string())?;
+        let service_cidr = match spec.service_cidr {
+            Some(c) => c,
+            None => {
+                Ipv4Cidr::parse(&format!("10.{}.0.0/16", 95 + ci + 1)).map_err(|e| e.to_string())?
+            }
+        };
         let mut config = ApiServerConfig::new(service_cidr);
         config.history_max_events = spec.watch_history as usize;
         config.watch_timeout = spec.watch_timeout;
         let mut rng = Prng::stream(self.kernel.seed(), &format!("{}/apiserver-init", spec.name));
         let mut server = ApiServer::new(config, &mut rng);
         let gateway_identity = |c: usize| self.identity.gateway_identity(c);
+        let generated =
+            seed::initial_objects(&self.scenario, ci, &self.gateway_ips, &gateway_identity);
+        let manifests: Vec<(&ManifestSpec, &Located)> = (self.scenario.manifests.iter())
+            .filter(|m| m.cluster == spec.name)
+            .flat_map(|m| m.objects.iter().map(move |l| (m, l)))
+            .collect();
         // Each object with where it comes from, for the message if the API server refuses it.
-        let mut create = |obj: Object, source: &dyn Fn(&str) -> String| {
+        let mut create = |server: &mut ApiServer, obj: Object, source: &Source<'_>| {
             let key = obj.key();
             server
                 .handle(SimTime::ZERO, &mut rng, Request::create(obj))
                 .map(|_| ())
-                .map_err(|e| source(&format!("{key}: {}", e.message)))
+                .map_err(|e| source.refuses(&spec.name, &format!("{key}: {}", e.message)))
         };
-        let generated =
-            seed::initial_objects(&self.scenario, ci, &self.gateway_ips, &gateway_identity);
-        for obj in generated {
-            create(obj, &|e| {
-                format!("cluster {}: cannot create {e}", spec.name)
+        // Without a snapshot: the generated objects, then the manifests.
+        let first = |o: &Object| spec.snapshot.is_some() && o.kind() == Kind::Namespace;
+        for obj in generated.iter().filter(|o| first(o)) {
+            create(&mut server, obj.clone(), &Source::Generated)?;
+        }
+        for (m, l) in manifests.iter().filter(|(_, l)| first(&l.object)) {
+            create(&mut server, l.object.clone(), &Source::Manifest(m, l))?;
+        }
+        if let Some(snapshot) = &spec.snapshot {
+            let skip: BTreeSet<ObjectKey> = (generated.iter().map(Object::key))
+                .chain(manifests.iter().map(|(_, l)| l.object.key()))
+                .collect();
+            let pod_cidr = self.pod_cidr(ci)?;
+            let target = crate::k8s::snapshot::Target {
+                node_name: &node_name(&spec.name),
+                pod_cidr,
+                skip: &skip,
+            };
+            let mut snapshot_rng = Prng::stream(
+                self.kernel.seed(),
+                &format!("{}/snapshot-restore", spec.name),
+            );
+            crate::k8s::snapshot::restore(
+                &mut server,
+                SimTime::ZERO,
+                &mut snapshot_rng,
+                &snapshot.objects,
+                &target,
+            )
+            .map_err(|(i, e)| {
+                let l = &snapshot.objects[i];
+                format!(
+                    "snapshot {}:{}:{}: {e}",
+                    snapshot.path.display(),
+                    l.line,
+                    l.column
+                )
             })?;
         }
-        for m in self
-            .scenario
-            .manifests
-            .iter()
-            .filter(|m| m.cluster == spec.name)
-        {
-            for l in &m.objects {
-                let path = m.path.display();
-                let (line, column) = (l.line, l.column);
-                create(l.object.clone(), &|e| {
-                    format!("manifest {path}:{line}:{column}: the API server refuses {e}")
-                })?;
+        for obj in generated.into_iter().filter(|o| !first(o)) {
+            create(&mut server, obj, &Source::Generated)?;
+        }
+        for (m, l) in manifests.iter().filter(|(_, l)| !first(&l.object)) {
+            create(&mut server, l.object.clone(), &Source::Manifest(m, l))?;
+        }
+        // Last, so that the objects above keep their revisions' order: the ServiceAccounts
+        // every namespace and every generated pod needs (none the manifests or snapshot hold).
+        let namespaces: Vec<String> = (server.objects())
+            .filter(|o| o.kind() == Kind::Namespace)
+            .map(|o| o.name().to_string())
+            .collect();
+        let accounts = seed::service_accounts(
+            &self.scenario,
+            &spec.name,
+            namespaces.iter().map(String::as_str),
+        );
+        for (namespace, name) in accounts {
+            let account = seed::service_account(&namespace, &name, server.discovery())?;
+            if !server.store().contains(&account.key()) {
+                create(&mut server, account, &Source::Generated)?;
             }
         }
         let _ = server.take_watch_events();
@@ -224,17 +303,22 @@ impl<'k> Builder<'k> {
         Ok(self.add(name, Node::ApiServer(ci), ci))
     }
 
-    fn kubelet(&mut self, ci: usize, api: ComponentId) -> Result<ComponentId, String> {
-        let spec = &self.scenario.clusters[ci];
+    /// Cluster `ci`'s pod network.
+    fn pod_cidr(&self, ci: usize) -> Result<Ipv4Cidr, String> {
         let addresses = self
             .network
             .topology
             .cluster(self.network.clusters[ci])
             .map(|c| c.addresses)
             .ok_or("cluster without addresses")?;
+        cidr_of(&addresses.pod_cidr).ok_or_else(|| "bad pod CIDR".to_string())
+    }
+
+    fn kubelet(&mut self, ci: usize, api: ComponentId) -> Result<ComponentId, String> {
+        let spec = &self.scenario.clusters[ci];
         let config = KubeletConfig {
-            node_name: format!("{}-node", spec.name),
-            pod_cidr: cidr_of(&addresses.pod_cidr).ok_or("bad pod CIDR")?,
+            node_name: node_name(&spec.name),
+            pod_cidr: self.pod_cidr(ci)?,
             ..KubeletConfig::default()
         };
         let kubelet = KubeletNode::new(ci, &spec.name, api, config, spec.in_cluster_latency);
@@ -318,16 +402,29 @@ impl<'k> Builder<'k> {
         self.mirrors.insert((src, link.to_string()), id);
     }
 
-    /// A controller for every Link the manifests create in the controllers' namespace, as the
+    /// A controller for every Link the manifests and `apply` actions create in the controllers'
+    /// namespace (started at t=0, waiting for its Link like a `[[link]]` made later), as the
     /// multicluster chart runs one per Link (`controllers[].link.ref`, chart defaults: no
     /// headless mirrors, no namespace creation). Its target is the cluster the kubeconfig of
     /// its credentials Secret (in the same cluster's manifests) leads to, else the cluster
     /// named like its `targetClusterName` (a real kubeconfig names a real address).
     fn manifest_link_mirrors(&mut self) -> Result<(), String> {
         let scenario = self.scenario.clone();
-        for m in &scenario.manifests {
-            let src = self.cluster_index(&m.cluster)?;
-            for l in &m.objects {
+        // Every file applied to a cluster: its manifests, then its `apply` actions in time order.
+        let mut files: Vec<(&str, &std::path::Path, &[Located])> = (scenario.manifests.iter())
+            .map(|m| (m.cluster.as_str(), m.path.as_path(), m.objects.as_slice()))
+            .collect();
+        for a in &scenario.actions {
+            if let ActionKind::Apply { path, objects, .. } = &a.kind {
+                files.push((a.cluster.as_str(), path.as_path(), objects.as_slice()));
+            }
+        }
+        // Links of the manifests and actions with a controller already (an applied update of
+        // a Link reaches the controller its first version started).
+        let mut started: BTreeSet<(usize, String)> = BTreeSet::new();
+        for &(cluster, path, objects) in &files {
+            let src = self.cluster_index(cluster)?;
+            for l in objects {
                 let Some(link) = l.object.as_link() else {
                     continue;
                 };
@@ -336,26 +433,24 @@ impl<'k> Builder<'k> {
                 }
                 let at = format!(
                     "manifest {}:{}:{}: Link {}/{}",
-                    m.path.display(),
+                    path.display(),
                     l.line,
                     l.column,
                     seed::MC_NAMESPACE,
                     link.metadata.name
                 );
-                if self
-                    .mirrors
-                    .contains_key(&(src, link.metadata.name.clone()))
-                {
+                let key = (src, link.metadata.name.clone());
+                if started.contains(&key) {
+                    continue;
+                }
+                if self.mirrors.contains_key(&key) {
                     return Err(format!(
-                        "{at}: a [[link]] of cluster {} has the same name (one controller per Link)",
-                        m.cluster
+                        "{at}: a [[link]] of cluster {cluster} has the same name (one controller per Link)"
                     ));
                 }
-                let secret = scenario
-                    .manifests
-                    .iter()
-                    .filter(|o| o.cluster == m.cluster)
-                    .flat_map(|o| &o.objects)
+                let secret = (files.iter())
+                    .filter(|(c, _, _)| *c == cluster)
+                    .flat_map(|(_, _, objects)| objects.iter())
                     .filter_map(|o| o.object.as_secret())
                     .find(|s| {
                         s.metadata.namespace == seed::MC_NAMESPACE
@@ -382,7 +477,7 @@ impl<'k> Builder<'k> {
                     }
                 };
                 if dst == src {
-                    return Err(format!("{at}: links cluster {} to itself", m.cluster));
+                    return Err(format!("{at}: links cluster {cluster} to itself"));
                 }
                 let controller = Controller {
                     headless: false,
@@ -390,6 +485,7 @@ impl<'k> Builder<'k> {
                     requeue_limit: crate::defaults::REQUEUE_LIMIT,
                 };
                 self.mirror_controller(&link.metadata.name, src, dst, controller);
+                started.insert(key);
             }
         }
         Ok(())

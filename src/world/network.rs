@@ -34,6 +34,9 @@ pub fn build(scenario: &Scenario) -> Result<BuiltNetwork, String> {
     for c in &scenario.clusters {
         let mut spec = ClusterSpec::named(&c.name);
         spec.local_latency = c.in_cluster_latency;
+        spec.pod_cidr = c
+            .pod_cidr
+            .and_then(|p| crate::net::addr::Cidr::parse(&p.to_string()));
         let id = topology.add_cluster(spec).map_err(|e| e.to_string())?;
         nodes.insert(c.name.clone(), id);
         clusters.push(id);

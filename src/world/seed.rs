@@ -1,7 +1,8 @@
 //! The initial Kubernetes objects of each cluster, derived from the scenario: namespaces, the
 //! exported services with their backing Deployments or StatefulSets, the Linkerd gateway Service
 //! of every cluster with a gateway, and the `Link` resources (with their credentials Secrets)
-//! in source clusters, as `linkerd multicluster link-gen` would write them.
+//! in source clusters, as `linkerd multicluster link-gen` would write them; and the
+//! ServiceAccounts every namespace and every generated pod needs.
 
 use crate::k8s::Object;
 use crate::k8s::objects::{
@@ -204,6 +205,48 @@ pub fn initial_objects(
         ));
     }
     out
+}
+
+/// The ServiceAccounts cluster `me` starts with, as (namespace, name): the serviceaccount
+/// controller's `default` in each of `namespaces` (every namespace the API server holds once
+/// seeded), and each one a scenario workload's pods run as (`service_account`, by default the
+/// workload's name), as the workload's chart would create it.
+pub fn service_accounts<'a>(
+    scenario: &'a Scenario,
+    me: &str,
+    namespaces: impl IntoIterator<Item = &'a str>,
+) -> BTreeSet<(String, String)> {
+    let mut out: BTreeSet<(String, String)> = namespaces
+        .into_iter()
+        .map(|ns| (ns.to_string(), "default".to_string()))
+        .collect();
+    let pods = (scenario.services.iter())
+        .filter(|s| s.cluster == me && s.replicas > 0)
+        .map(|s| (&s.namespace, &s.service_account));
+    let sets = (scenario.statefulsets.iter())
+        .filter(|s| s.cluster == me)
+        .map(|s| (&s.namespace, &s.service_account));
+    let deployments = (scenario.deployments.iter())
+        .filter(|d| d.cluster == me)
+        .map(|d| (&d.namespace, &d.service_account));
+    for (ns, sa) in pods.chain(sets).chain(deployments) {
+        out.insert((ns.clone(), sa.clone()));
+    }
+    out
+}
+
+/// A ServiceAccount (an opaque object: mcsim does not model tokens).
+pub fn service_account(
+    namespace: &str,
+    name: &str,
+    discovery: &crate::k8s::discovery::Discovery,
+) -> Result<Object, String> {
+    let value = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": name, "namespace": namespace},
+    });
+    Object::from_json_value_in(value, discovery)
 }
 
 /// The namespaces cluster `me` needs beyond Kubernetes' own: Linkerd's two and every one the

@@ -131,11 +131,14 @@ impl Validator<'_> {
                     value: l.value.clone(),
                 });
             }
+            if let Some(path) = &a.apply {
+                kinds.push(self.apply(path, a.namespace.as_deref()));
+            }
             if kinds.len() != 1 {
                 self.diags.push(self.map.at(
                     Some(span),
                     format!(
-                        "expected exactly one action kind (scale, export, unexport, delete_service, delete_link, unlink, link, link_selector, create_namespace, label, annotate), found {}",
+                        "expected exactly one action kind (scale, export, unexport, delete_service, delete_link, unlink, link, link_selector, create_namespace, label, annotate, apply), found {}",
                         kinds.len()
                     ),
                 ));
@@ -164,5 +167,28 @@ impl Validator<'_> {
         }
         actions.sort_by_key(|a| a.at);
         actions
+    }
+
+    /// An `apply` action: its file read and checked now, as `kubectl apply` would check it
+    /// against a server with the built-in kinds (and the Link CRD).
+    fn apply(&mut self, at: &Spanned<String>, namespace: Option<&str>) -> ActionKind {
+        let path = std::path::Path::new(self.map.file)
+            .parent()
+            .unwrap_or(std::path::Path::new(""))
+            .join(at.get_ref());
+        let target = match namespace {
+            Some(n) => crate::k8s::manifest::ApplyTarget {
+                namespace: n.to_string(),
+                explicit: true,
+            },
+            None => crate::k8s::manifest::ApplyTarget::default(),
+        };
+        let mut discovery = crate::k8s::discovery::Discovery::new();
+        let objects = self.manifest_objects(at, &path, &mut discovery, &target);
+        ActionKind::Apply {
+            path,
+            explicit_namespace: namespace.is_some(),
+            objects,
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 use super::{Names, Validator};
 use crate::defaults;
+use crate::k8s::validation::Ipv4Cidr;
 use crate::scenario::model::*;
 use crate::scenario::schema;
 use crate::sim::{Ratio, SimDuration};
@@ -76,6 +77,13 @@ impl Validator<'_> {
                 );
             }
             let api = c.api.as_ref();
+            let pod_cidr = c
+                .pod_cidr
+                .as_ref()
+                .and_then(|t| self.cidr(t, "pod_cidr", 8));
+            let service_cidr =
+                (c.service_cidr.as_ref()).and_then(|t| self.cidr(t, "service_cidr", 12));
+            let snapshot = c.snapshot.as_ref().map(|p| self.snapshot(p));
             clusters.push(ClusterSpec {
                 name: c.name.get_ref().clone(),
                 domain: c
@@ -108,9 +116,43 @@ impl Validator<'_> {
                     .in_cluster_latency
                     .map(|d| d.0)
                     .unwrap_or(defaults::IN_CLUSTER_LATENCY),
+                pod_cidr,
+                service_cidr,
+                snapshot,
             });
         }
         clusters
+    }
+
+    /// An IPv4 CIDR of prefix length `shortest` to 30 (at least two usable addresses). The API
+    /// server refuses a service range shorter than /12; a pod network may be as wide as a /8.
+    fn cidr(&mut self, text: &Spanned<String>, what: &str, shortest: u32) -> Option<Ipv4Cidr> {
+        let parsed = Ipv4Cidr::parse(text.get_ref())
+            .ok()
+            .filter(|c| (4..=1u64 << (32 - shortest)).contains(&c.size()));
+        if parsed.is_none() {
+            self.error(
+                text,
+                format!(
+                    "expected {what} as an IPv4 CIDR of /{shortest} to /30, e.g. \"10.244.0.0/16\", found \"{}\"",
+                    text.get_ref()
+                ),
+            );
+        }
+        parsed
+    }
+
+    /// Reads a `[[cluster]] snapshot` (relative to the scenario) as the API server takes a
+    /// `kubectl get -o yaml` `List`: strict field validation, every object with its position.
+    fn snapshot(&mut self, at: &Spanned<String>) -> SnapshotSpec {
+        let path = std::path::Path::new(self.map.file)
+            .parent()
+            .unwrap_or(std::path::Path::new(""))
+            .join(at.get_ref());
+        let mut discovery = crate::k8s::discovery::Discovery::new();
+        let target = crate::k8s::manifest::ApplyTarget::default();
+        let objects = self.manifest_objects(at, &path, &mut discovery, &target);
+        SnapshotSpec { path, objects }
     }
 
     pub(super) fn paths(&mut self, raw: &[Spanned<schema::Path>], names: &Names) -> Vec<PathSpec> {
