@@ -1,15 +1,79 @@
-//! The human-readable report.
+//! The human-readable report. [`render`] gives the fixed layout (files, pipes, CI logs: the
+//! same bytes for the same run); [`render_for_width`] fits a terminal: the name columns shrink
+//! to their longest entry, and a line still wider than the terminal wraps with a hanging indent,
+//! so nothing is cut.
 
 use super::Report;
 use crate::sim::SimTime;
 use std::fmt::Write;
 
+/// Width of the `to` column of the traffic table in the fixed layout.
+const TO_WIDTH: usize = 48;
+
 pub fn render(report: &Report) -> String {
+    render_tables(report, TO_WIDTH)
+}
+
+/// The report for a terminal `width` columns wide.
+pub fn render_for_width(report: &Report, width: usize) -> String {
+    let longest = report
+        .traffic
+        .iter()
+        .map(|t| t.to.chars().count())
+        .max()
+        .unwrap_or(0);
+    let text = render_tables(report, longest.clamp(8, TO_WIDTH));
+    wrap(&text, width)
+}
+
+/// Wraps every line longer than `width` at spaces, continuation lines indented under the
+/// line's first word after its own indentation (a table's second column), or by 4.
+pub fn wrap(text: &str, width: usize) -> String {
+    let width = width.max(40);
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.chars().count() <= width {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let lead = line.len() - line.trim_start().len();
+        let hang = line[lead..]
+            .find(' ')
+            .map(|i| {
+                let rest = &line[lead + i..];
+                lead + i + (rest.len() - rest.trim_start().len())
+            })
+            .filter(|h| *h < width / 2)
+            .unwrap_or(4);
+        let mut current = String::new();
+        let mut current_len = 0;
+        for word in line.split_inclusive(' ') {
+            let n = word.chars().count();
+            if current_len + n > width && current_len > hang {
+                out.push_str(current.trim_end());
+                out.push('\n');
+                current = " ".repeat(hang);
+                current_len = hang;
+                if word.trim().is_empty() {
+                    continue;
+                }
+            }
+            current.push_str(word);
+            current_len += n;
+        }
+        out.push_str(current.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn render_tables(report: &Report, to_width: usize) -> String {
     let mut out = String::new();
     header(&mut out, report);
     faults(&mut out, report);
     convergence(&mut out, report);
-    traffic(&mut out, report);
+    traffic(&mut out, report, to_width);
     traffic_per_fault(&mut out, report);
     gateways(&mut out, report);
     checks(&mut out, report);
@@ -81,12 +145,12 @@ fn convergence(out: &mut String, report: &Report) {
 }
 
 /// Per flow and phase: requests, success, latency, failures.
-fn traffic(out: &mut String, report: &Report) {
+fn traffic(out: &mut String, report: &Report, to_width: usize) {
     if !report.traffic.is_empty() {
         let _ = writeln!(out, "\ntraffic");
         let _ = writeln!(
             out,
-            "  {:<8} {:<48} {:<12} {:>7} {:>7} {:>8} {:>8}  failures",
+            "  {:<8} {:<to_width$} {:<12} {:>7} {:>7} {:>8} {:>8}  failures",
             "from", "to", "phase", "sent", "ok", "p50 ms", "p99 ms"
         );
         for t in &report.traffic {
@@ -94,7 +158,7 @@ fn traffic(out: &mut String, report: &Report) {
             let failures: Vec<String> = t.failed.iter().map(|(r, n)| format!("{r}={n}")).collect();
             let _ = writeln!(
                 out,
-                "  {:<8} {:<48} {:<12} {:>7} {:>7} {:>8} {:>8}  {}",
+                "  {:<8} {:<to_width$} {:<12} {:>7} {:>7} {:>8} {:>8}  {}",
                 t.from,
                 t.to,
                 t.phase,
@@ -110,7 +174,13 @@ fn traffic(out: &mut String, report: &Report) {
                     .iter()
                     .map(|(c, n)| format!("{c}={n}"))
                     .collect();
-                let _ = writeln!(out, "  {:<8} {:<48} served by {}", "", "", by.join(" "));
+                let _ = writeln!(
+                    out,
+                    "  {:<8} {:<to_width$} served by {}",
+                    "",
+                    "",
+                    by.join(" ")
+                );
             }
         }
     }
@@ -240,5 +310,25 @@ fn checks(out: &mut String, report: &Report) {
     );
     if !report.passed() {
         let _ = writeln!(out, "replay:  {}", report.replay_command());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn long_lines_wrap_under_their_second_column_and_nothing_is_lost() {
+        let line = "  FAIL convergence                  west/east default/web-east has 0 of 3 endpoints ready after the quiet period, expected 3";
+        let text = format!("short line\n{line}\n");
+        let wrapped = wrap(&text, 60);
+        let lines: Vec<&str> = wrapped.lines().collect();
+        assert_eq!(lines[0], "short line");
+        assert!(lines.len() > 3);
+        assert!(lines.iter().all(|l| l.chars().count() <= 60), "{wrapped}");
+        // Continuation lines hang under the check's name column.
+        assert!(lines[2].starts_with(&" ".repeat(7)) && !lines[2].starts_with(&" ".repeat(8)));
+        let words = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        assert_eq!(words(&wrapped), words(&text));
     }
 }

@@ -181,8 +181,15 @@ impl<'k> Builder<'k> {
     /// Cluster `ci`'s API server, holding the scenario's initial objects and manifests.
     fn api_server(&mut self, ci: usize) -> Result<ComponentId, String> {
         let spec = &self.scenario.clusters[ci];
-        let service_cidr =
-            Ipv4Cidr::parse(&format!("10.{}.0.0/16", 95 + ci + 1)).map_err(|e| e.to_string())?;
+        // One address plan: the API server allocates ClusterIPs from the block the topology
+        // assigned to the cluster (what `mcsim graph` shows).
+        let block = self
+            .network
+            .topology
+            .cluster(self.network.clusters[ci])
+            .map(|c| c.addresses.service_cidr.to_string())
+            .ok_or_else(|| format!("cluster {} has no addresses", spec.name))?;
+        let service_cidr = Ipv4Cidr::parse(&block).map_err(|e| e.to_string())?;
         let mut config = ApiServerConfig::new(service_cidr);
         config.history_max_events = spec.watch_history as usize;
         config.watch_timeout = spec.watch_timeout;
