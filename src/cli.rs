@@ -13,7 +13,7 @@ use crate::run::{self, RunOptions};
 use crate::scenario::{self, Diagnostics};
 use crate::sim::SimDuration;
 use clap::{Parser, Subcommand, ValueEnum};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -39,7 +39,8 @@ pub enum Command {
     },
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell) to stdout.
     Completions { shell: clap_complete::Shell },
-    /// Print the scenario's network topology as Graphviz DOT.
+    /// Print the scenario's network as Graphviz DOT: clusters with their address blocks,
+    /// networks, paths, flat networks, gateways and Links.
     Graph { scenario: PathBuf },
     /// Explore event orderings and swarm faults over many seeds.
     Fuzz(FuzzArgs),
@@ -120,6 +121,12 @@ pub struct FuzzArgs {
     /// Directory for replay files of failing seeds.
     #[arg(long, default_value = "fuzz-out")]
     pub out: PathBuf,
+    /// Write the summary as one self-contained HTML page (signatures, seeds, shrunk cases).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write the summary as JUnit XML (one test case per failure signature).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
@@ -156,6 +163,16 @@ pub struct RunArgs {
     /// Write every cluster's objects at the end of the run to DIR/<cluster>.yaml and .json.
     #[arg(long, value_name = "DIR")]
     pub dump: Option<PathBuf>,
+    /// Write the report as one self-contained HTML page with charts over time.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// Write the checks as JUnit XML (one test case per check).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write the service mirror's, gateway's and proxies' metrics, under Linkerd's names, as
+    /// OpenMetrics text: samples over time and at the end.
+    #[arg(long, value_name = "FILE")]
+    pub metrics: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -238,7 +255,7 @@ fn dispatch(args: Vec<String>) -> ExitCode {
         Command::Graph { scenario } => match load(&scenario) {
             Ok(s) => match crate::world::network::build(&s) {
                 Ok(built) => {
-                    out(&built.topology.to_dot());
+                    out(&crate::world::network::to_dot(&s, &built));
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -343,6 +360,7 @@ fn cmd_run(args: RunArgs) -> ExitCode {
         until: args.until,
         record_trace: args.trace.is_some() || args.trace_perfetto.is_some(),
         dump: args.dump.is_some(),
+        timeline: args.html.is_some() || args.metrics.is_some() || args.trace_perfetto.is_some(),
         exploration: match args.explore {
             None => crate::sim::Exploration::Fifo,
             Some(ModeArg::Random) => crate::sim::Exploration::Random,
@@ -373,11 +391,31 @@ fn cmd_run(args: RunArgs) -> ExitCode {
                 &result.report,
                 result.trace.as_deref().unwrap_or_default(),
                 &result.component_names,
+                result.timeline.as_ref(),
             ),
         )
     {
         eprintln!("{}: cannot write the Perfetto trace: {e}", path.display());
         return ExitCode::from(EXIT_BAD_INPUT);
+    }
+    type Render = fn(&run::RunResult) -> String;
+    let outputs: [(&Option<PathBuf>, &str, Render); 3] = [
+        (&args.html, "HTML report", |r| {
+            report::html::render(&r.report, r.timeline.as_ref())
+        }),
+        (&args.junit, "JUnit report", |r| {
+            report::junit::render_run(&r.report)
+        }),
+        (&args.metrics, "metrics", |r| {
+            report::metrics::render(&r.report, r.timeline.as_ref())
+        }),
+    ];
+    for (path, what, render) in outputs {
+        let Some(path) = path else { continue };
+        if let Err(e) = std::fs::write(path, render(&result)) {
+            eprintln!("{}: cannot write the {what}: {e}", path.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
     }
     if let Some(dir) = &args.dump
         && let Err(e) = write_dumps(dir, &result)
@@ -468,7 +506,13 @@ fn out(text: &str) {
 
 fn print_report(report: &Report, format: Format) {
     match format {
-        Format::Text => out(&report::text::render(report)),
+        // On a terminal the tables fit its width; anywhere else, the fixed layout.
+        Format::Text => match console::Term::stdout().size_checked() {
+            Some((_, cols)) if std::io::stdout().is_terminal() => {
+                out(&report::text::render_for_width(report, cols as usize))
+            }
+            _ => out(&report::text::render(report)),
+        },
         Format::Json => match serde_json::to_string_pretty(report) {
             Ok(json) => out(&format!("{json}\n")),
             Err(e) => eprintln!("cannot render the report as JSON: {e}"),
@@ -497,7 +541,6 @@ fn write_trace(path: &Path, result: &run::RunResult) -> std::io::Result<()> {
 #[allow(clippy::disallowed_types, clippy::disallowed_methods)] // wall clock: progress and seeds/s only
 fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
     use crate::fuzz::{self, FuzzOptions};
-    use std::io::IsTerminal;
     let mut scenario = match load(&args.scenario) {
         Ok(s) => s,
         Err(code) => return code,
@@ -622,6 +665,19 @@ fn cmd_fuzz(args: FuzzArgs) -> ExitCode {
     }
     if let Some(bar) = &bar {
         bar.finish_and_clear();
+    }
+    type Page = fn(&crate::fuzz::Summary, Option<&Path>) -> String;
+    let pages: [(&Option<PathBuf>, &str, Page); 2] = [
+        (&args.html, "HTML summary", report::html::render_fuzz),
+        (&args.junit, "JUnit summary", report::junit::render_fuzz),
+    ];
+    for (path, what, render) in pages {
+        if let Some(path) = path
+            && let Err(e) = std::fs::write(path, render(&summary, Some(&args.out)))
+        {
+            eprintln!("{}: cannot write the {what}: {e}", path.display());
+            return ExitCode::from(EXIT_BAD_INPUT);
+        }
     }
     match args.format {
         Format::Json => match serde_json::to_string_pretty(&summary) {

@@ -2,6 +2,7 @@
 //! scenario (or `--until`), feed observations to the checks, and assemble the report.
 
 use crate::check::{self, Checker};
+use crate::report::timeline::{self, Sampler, Timeline};
 use crate::report::{FaultRow, GatewayRow, Report, Verdict};
 use crate::scenario::Scenario;
 use crate::sim::trace::TraceRecord;
@@ -34,6 +35,9 @@ pub struct RunOptions {
     /// Tests: compare every incremental kubelet and garbage-collector pass with the full pass;
     /// the report gains a `cross-check.incremental` result.
     pub cross_check: bool,
+    /// Sample the run over time for `--html`, `--metrics` and `--trace-perfetto`
+    /// ([`crate::report::timeline`]); reading only, the trace is the same.
+    pub timeline: bool,
 }
 
 /// The objects of one cluster at the end of a run, as Kubernetes YAML and JSON lists.
@@ -53,6 +57,9 @@ pub struct RunResult {
     pub component_names: Vec<String>,
     pub decisions: Tape,
     pub dumps: Vec<ClusterDump>,
+    /// The run over time, when [`RunOptions::timeline`] asked for it (and the run was not
+    /// ended by an mcsim panic).
+    pub timeline: Option<Timeline>,
 }
 
 /// The kernel and world of one run, before the first event.
@@ -80,10 +87,22 @@ fn setup(
         kernel.set_schedule(Schedule::from_tape(seed, schedule_config, tape.clone()));
     }
     let mut world = World::build(scenario.clone(), &mut kernel)?;
+    let steps = if options.timeline {
+        timeline::boundaries(timeline_step(scenario), scenario.duration)
+    } else {
+        Vec::new()
+    };
     world.set_traffic_boundaries(|flow| {
-        crate::check::traffic::window_boundaries(scenario, flow, options.until)
+        let mut at = crate::check::traffic::window_boundaries(scenario, flow, options.until);
+        at.extend(&steps);
+        at
     });
     Ok((seed, kernel, world))
+}
+
+/// The timeline's sampling step for `scenario`.
+fn timeline_step(scenario: &Scenario) -> SimDuration {
+    timeline::step_for(scenario.duration)
 }
 
 /// Builds the world of `scenario` without running it: what `mcsim check` adds to loading, so
@@ -124,16 +143,22 @@ pub fn run(scenario: Arc<Scenario>, options: &RunOptions) -> Result<RunResult, S
             .until
             .unwrap_or(scenario.duration)
             .min(scenario.duration);
+    let mut sampler = options
+        .timeline
+        .then(|| Sampler::new(&world, timeline_step(&scenario), options.record_trace));
     let driven = drive(
         &mut kernel,
         &mut world,
         &mut checker,
+        sampler.as_mut(),
         end,
         scenario.events_max,
     );
     let mut result = match driven.panic {
         None => crate::panics::catch(|| {
-            conclude(&kernel, &world, checker, driven.outcome, end, options, seed)
+            let mut result = conclude(&kernel, &world, checker, driven.outcome, end, options, seed);
+            result.timeline = sampler.map(|s| s.finish(&world, SimTime(result.report.reached_ns)));
+            result
         })
         .map_err(|panic| (panic, None)),
         Some(panic) => Err((panic, Some(checker))),
@@ -156,6 +181,7 @@ fn drive(
     kernel: &mut Kernel<Msg>,
     world: &mut World,
     checker: &mut Checker,
+    mut sampler: Option<&mut Sampler>,
     end: SimTime,
     events_max: u64,
 ) -> Driven {
@@ -163,11 +189,16 @@ fn drive(
     // panic the kernel and world are still there to report what the run had reached.
     let looped = crate::panics::catch(|| {
         kernel.run_observed(world, end, events_max, |world: &mut World, step| {
-            if !world.observations.is_empty() {
-                let observations = std::mem::take(&mut world.observations);
-                for (at, obs) in &observations {
-                    checker.observe(step.seq, *at, obs, WorldView::new(world));
-                }
+            let observations = if world.observations.is_empty() {
+                Vec::new()
+            } else {
+                std::mem::take(&mut world.observations)
+            };
+            for (at, obs) in &observations {
+                checker.observe(step.seq, *at, obs, WorldView::new(world));
+            }
+            if let Some(sampler) = sampler.as_deref_mut() {
+                sampler.observe(world, step.at, &observations);
             }
             ControlFlow::Continue(())
         })
@@ -276,6 +307,7 @@ fn conclude(
         trace: None,
         component_names: Vec::new(),
         decisions: Tape::default(),
+        timeline: None,
     }
 }
 
@@ -304,6 +336,7 @@ fn abandoned(
         trace: None,
         component_names: Vec::new(),
         decisions: Tape::default(),
+        timeline: None,
     }
 }
 
@@ -318,6 +351,7 @@ fn unbuilt(scenario: &Scenario, seed: u64, panic: String) -> RunResult {
         trace: None,
         component_names: Vec::new(),
         decisions: Tape::default(),
+        timeline: None,
     }
 }
 

@@ -166,14 +166,28 @@ fn graph_prints_dot_that_parses_back() {
             nodes.push(quoted[1].to_string());
         }
     }
-    assert_eq!(nodes, ["west", "east", "north"]);
+    // The clusters, then each cluster's gateway.
+    assert_eq!(
+        nodes,
+        [
+            "west",
+            "east",
+            "north",
+            "west/gateway",
+            "east/gateway",
+            "north/gateway"
+        ]
+    );
     for (a, b) in &edges {
         assert!(
             nodes.contains(a) && nodes.contains(b),
             "edge {a} -- {b} to an unknown node"
         );
     }
-    assert_eq!(edges.len(), 3);
+    // Three paths, three clusters to their gateways, two Links (west to each gateway).
+    assert_eq!(edges.len(), 8);
+    assert!(edges.contains(&("west".to_string(), "east/gateway".to_string())));
+    assert!(edges.contains(&("west".to_string(), "north/gateway".to_string())));
     // Where Graphviz is installed, it must accept the output too.
     use std::io::Write;
     use std::process::Stdio;

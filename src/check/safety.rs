@@ -82,6 +82,7 @@ impl Check for WrongPod {
             traffic,
             host,
             result: Ok(served_by),
+            ..
         } = obs
         else {
             return None;

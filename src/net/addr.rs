@@ -1,4 +1,4 @@
-//! IPv4 address plan: CIDR blocks, the deterministic per-cluster plan (pod `/16`, service `/24`,
+//! IPv4 address plan: CIDR blocks, the deterministic per-cluster plan (pod `/16`, service `/16`,
 //! one public-looking gateway address), and address kinds.
 //!
 //! Inputs: a cluster's ordinal (1-based, the order clusters were added) and an [`AddressPlan`].
@@ -95,8 +95,9 @@ pub struct ClusterAddresses {
 }
 
 /// How default addresses are derived from a cluster's 1-based ordinal `i`: pods
-/// `pod_base + i·2^16` as a `/16` (so `10.i.0.0/16`), services `service_base + i·2^8` as a `/24`
-/// (`10.96.i.0/24`), gateway `gateway_base + i` (`203.0.113.i`, the TEST-NET-3 documentation
+/// `pod_base + i·2^16` as a `/16` (so `10.i.0.0/16`), services `service_base + i·2^16` as a
+/// `/16` (`10.(95+i).0.0/16`: the range the cluster's API server allocates ClusterIPs from, room
+/// for 65 534 Services), gateway `gateway_base + i` (`203.0.113.i`, the TEST-NET-3 documentation
 /// range: public-looking and never a real host).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct AddressPlan {
@@ -109,7 +110,7 @@ impl Default for AddressPlan {
     fn default() -> Self {
         AddressPlan {
             pod_base: Ipv4Addr::new(10, 0, 0, 0),
-            service_base: Ipv4Addr::new(10, 96, 0, 0),
+            service_base: Ipv4Addr::new(10, 95, 0, 0),
             gateway_base: Ipv4Addr::new(203, 0, 113, 0),
         }
     }
@@ -125,11 +126,11 @@ impl AddressPlan {
             return None;
         }
         let pod = u32::from(self.pod_base).checked_add(ordinal << 16)?;
-        let svc = u32::from(self.service_base).checked_add(ordinal << 8)?;
+        let svc = u32::from(self.service_base).checked_add(ordinal << 16)?;
         let gw = u32::from(self.gateway_base).checked_add(ordinal)?;
         Some(ClusterAddresses {
             pod_cidr: Cidr::new(Ipv4Addr::from(pod), 16)?,
-            service_cidr: Cidr::new(Ipv4Addr::from(svc), 24)?,
+            service_cidr: Cidr::new(Ipv4Addr::from(svc), 16)?,
             gateway: Ipv4Addr::from(gw),
         })
     }
@@ -161,7 +162,7 @@ mod tests {
         let plan = AddressPlan::default();
         let a = plan.for_cluster(1).unwrap();
         assert_eq!(a.pod_cidr.to_string(), "10.1.0.0/16");
-        assert_eq!(a.service_cidr.to_string(), "10.96.1.0/24");
+        assert_eq!(a.service_cidr.to_string(), "10.96.0.0/16");
         assert_eq!(a.gateway, Ipv4Addr::new(203, 0, 113, 1));
         assert_eq!(plan.for_cluster(0), None);
         assert_eq!(plan.for_cluster(256), None);

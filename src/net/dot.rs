@@ -1,5 +1,6 @@
 //! Graphviz DOT rendering of a [`Topology`]: clusters as boxes (with their address blocks),
-//! networks as ellipses, paths as edges labelled with latency, jitter, loss and bandwidth, and the
+//! networks as ellipses, paths as edges labelled with latency, jitter, loss and bandwidth, flat
+//! pod networks as dotted edges between their members, and the
 //! active overlays styled (down nodes grey, degraded links orange, partitions as red dashed edges
 //! between their sides, cut links red).
 //!
@@ -10,7 +11,8 @@ use super::fault::{BlockMode, Direction, Fault};
 use super::topology::{NetworkKind, Node, NodeId, PathSpec, Topology};
 use std::fmt::Write;
 
-fn quote(s: &str) -> String {
+/// A DOT quoted id or string.
+pub fn quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for ch in s.chars() {
@@ -42,6 +44,12 @@ fn path_label(spec: &PathSpec) -> String {
 impl Topology {
     /// The topology as a DOT `graph`.
     pub fn to_dot(&self) -> String {
+        self.to_dot_with(&[])
+    }
+
+    /// The topology as a DOT `graph`, with `extra` statements (each a full line, e.g. what the
+    /// scenario adds: gateways and links) before its end.
+    pub fn to_dot_with(&self, extra: &[String]) -> String {
         let mut out = String::new();
         out.push_str("graph topology {\n");
         out.push_str("  node [fontname=\"monospace\"];\n");
@@ -149,6 +157,24 @@ impl Topology {
                     );
                 }
             }
+        }
+        for (i, group) in self.flat_groups().iter().enumerate() {
+            let members: Vec<NodeId> = group.iter().copied().collect();
+            for (k, a) in members.iter().enumerate() {
+                for b in &members[k + 1..] {
+                    let _ = writeln!(
+                        out,
+                        "  {} -- {} [style=dotted, color=darkgreen, constraint=false, label={}];",
+                        quote(self.name(*a)),
+                        quote(self.name(*b)),
+                        quote(&format!("flat network #{i} (pod to pod)"))
+                    );
+                }
+            }
+        }
+        for line in extra {
+            out.push_str(line);
+            out.push('\n');
         }
         out.push_str("}\n");
         out

@@ -479,6 +479,11 @@ impl Topology {
         Ok(())
     }
 
+    /// The declared flat networks: groups of clusters whose pods reach each other directly.
+    pub fn flat_groups(&self) -> &[BTreeSet<NodeId>] {
+        &self.flat_groups
+    }
+
     /// Whether pods of `a` and `b` share a declared flat network.
     pub fn is_flat(&self, a: NodeId, b: NodeId) -> bool {
         self.flat_groups

@@ -2,8 +2,13 @@
 //! for tools. Everything in a report is derived from the run, so it is deterministic too (wall
 //! time is printed by the CLI, outside the report).
 
+pub mod html;
+pub mod junit;
+pub mod metrics;
 pub mod perfetto;
+pub(crate) mod svg;
 pub mod text;
+pub mod timeline;
 
 pub use crate::check::convergence::ConvergenceRow;
 pub use crate::check::traffic::{FaultTraffic, PairTraffic, PhaseCount, TrafficRow};

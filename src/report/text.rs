@@ -1,17 +1,130 @@
-//! The human-readable report.
+//! The human-readable report. [`render`] gives the fixed layout (files, pipes, CI logs: the
+//! same bytes for the same run); [`render_for_width`] fits a terminal: the name columns shrink
+//! to their longest entry, a traffic destination too long for the row is shortened with `…`,
+//! and a line still wider than the terminal wraps with a hanging indent.
 
 use super::Report;
 use crate::sim::SimTime;
 use std::fmt::Write;
 
+/// Widths of the name columns; names longer than theirs are shortened only on a terminal.
+struct Layout {
+    /// Fault descriptions.
+    description: usize,
+    /// Mirrored services (convergence).
+    service: usize,
+    /// Traffic destinations.
+    to: usize,
+    /// Service mirrors (gateways).
+    mirror: usize,
+    /// Shorten longer names (with `…`) to their column.
+    shorten: bool,
+}
+
+/// The fixed layout (files, pipes, CI logs).
+const FIXED: Layout = Layout {
+    description: 50,
+    service: 40,
+    to: 48,
+    mirror: 24,
+    shorten: false,
+};
+
+/// The columns of the traffic table besides `to` (and the failures that end a row).
+const TRAFFIC_FIXED_COLUMNS: usize = 2 + 9 + 1 + 13 + 8 + 8 + 9 + 9 + 2;
+
 pub fn render(report: &Report) -> String {
+    render_tables(report, &FIXED)
+}
+
+/// The report for a terminal `width` columns wide.
+pub fn render_for_width(report: &Report, width: usize) -> String {
+    let longest = |names: &mut dyn Iterator<Item = &str>, most: usize| {
+        names
+            .map(|n| n.chars().count())
+            .max()
+            .unwrap_or(0)
+            .clamp(8, most)
+    };
+    let layout = Layout {
+        description: longest(
+            &mut report.faults.iter().map(|f| f.description.as_str()),
+            50,
+        ),
+        service: longest(
+            &mut report.convergence.iter().map(|c| c.service.as_str()),
+            40,
+        ),
+        to: longest(&mut report.traffic.iter().map(|t| t.to.as_str()), 48)
+            .min(width.saturating_sub(TRAFFIC_FIXED_COLUMNS).max(16)),
+        mirror: longest(&mut report.gateways.iter().map(|g| g.mirror.as_str()), 24),
+        shorten: true,
+    };
+    wrap(&render_tables(report, &layout), width)
+}
+
+/// `name` in at most `width` characters when `shorten`: its head, `…` and its last 4
+/// characters (a port, a suffix).
+fn fit(name: &str, width: usize, shorten: bool) -> String {
+    let n = name.chars().count();
+    if !shorten || n <= width || width < 8 {
+        return name.to_string();
+    }
+    let tail: String = name.chars().skip(n - 4).collect();
+    let head: String = name.chars().take(width - 5).collect();
+    format!("{head}…{tail}")
+}
+
+/// Wraps every line longer than `width` at spaces, continuation lines indented under the
+/// line's first word after its own indentation (a table's second column), or by 4.
+pub fn wrap(text: &str, width: usize) -> String {
+    let width = width.max(40);
+    let mut out = String::new();
+    for line in text.lines() {
+        if line.chars().count() <= width {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        }
+        let lead = line.len() - line.trim_start().len();
+        let hang = line[lead..]
+            .find(' ')
+            .map(|i| {
+                let rest = &line[lead + i..];
+                lead + i + (rest.len() - rest.trim_start().len())
+            })
+            .filter(|h| *h < width / 2)
+            .unwrap_or(4);
+        let mut current = String::new();
+        let mut current_len = 0;
+        for word in line.split_inclusive(' ') {
+            let n = word.chars().count();
+            if current_len + n > width && current_len > hang {
+                out.push_str(current.trim_end());
+                out.push('\n');
+                current = " ".repeat(hang);
+                current_len = hang;
+                if word.trim().is_empty() {
+                    continue;
+                }
+            }
+            current.push_str(word);
+            current_len += n;
+        }
+        out.push_str(current.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn render_tables(report: &Report, layout: &Layout) -> String {
     let mut out = String::new();
     header(&mut out, report);
-    faults(&mut out, report);
-    convergence(&mut out, report);
-    traffic(&mut out, report);
+    faults(&mut out, report, layout);
+    convergence(&mut out, report, layout);
+    traffic(&mut out, report, layout);
     traffic_per_fault(&mut out, report);
-    gateways(&mut out, report);
+    gateways(&mut out, report, layout);
     checks(&mut out, report);
     out
 }
@@ -41,7 +154,7 @@ fn header(out: &mut String, report: &Report) {
 }
 
 /// The scripted faults that fired.
-fn faults(out: &mut String, report: &Report) {
+fn faults(out: &mut String, report: &Report, layout: &Layout) {
     if !report.faults.is_empty() {
         let _ = writeln!(out, "\nfaults");
         for f in &report.faults {
@@ -51,18 +164,19 @@ fn faults(out: &mut String, report: &Report) {
             };
             let _ = writeln!(
                 out,
-                "  #{:<2} {:>10}  {:<50} {}",
+                "  #{:<2} {:>10}  {:<w$} {}",
                 f.index,
                 SimTime(f.at_ns).to_string(),
-                f.description,
-                healed
+                fit(&f.description, layout.description, layout.shorten),
+                healed,
+                w = layout.description
             );
         }
     }
 }
 
 /// Per mirrored service, when it converged.
-fn convergence(out: &mut String, report: &Report) {
+fn convergence(out: &mut String, report: &Report, layout: &Layout) {
     if !report.convergence.is_empty() {
         let _ = writeln!(out, "\nconvergence");
         for c in &report.convergence {
@@ -75,18 +189,26 @@ fn convergence(out: &mut String, report: &Report) {
                 (Some(at), None) => format!("converged at {}", SimTime(at)),
                 _ => "NOT converged".into(),
             };
-            let _ = writeln!(out, "  {:<12} {:<40} {}", c.link, c.service, when);
+            let _ = writeln!(
+                out,
+                "  {:<12} {:<w$} {}",
+                c.link,
+                fit(&c.service, layout.service, layout.shorten),
+                when,
+                w = layout.service
+            );
         }
     }
 }
 
 /// Per flow and phase: requests, success, latency, failures.
-fn traffic(out: &mut String, report: &Report) {
+fn traffic(out: &mut String, report: &Report, layout: &Layout) {
+    let to_width = layout.to;
     if !report.traffic.is_empty() {
         let _ = writeln!(out, "\ntraffic");
         let _ = writeln!(
             out,
-            "  {:<8} {:<48} {:<12} {:>7} {:>7} {:>8} {:>8}  failures",
+            "  {:<8} {:<to_width$} {:<12} {:>7} {:>7} {:>8} {:>8}  failures",
             "from", "to", "phase", "sent", "ok", "p50 ms", "p99 ms"
         );
         for t in &report.traffic {
@@ -94,9 +216,9 @@ fn traffic(out: &mut String, report: &Report) {
             let failures: Vec<String> = t.failed.iter().map(|(r, n)| format!("{r}={n}")).collect();
             let _ = writeln!(
                 out,
-                "  {:<8} {:<48} {:<12} {:>7} {:>7} {:>8} {:>8}  {}",
+                "  {:<8} {:<to_width$} {:<12} {:>7} {:>7} {:>8} {:>8}  {}",
                 t.from,
-                t.to,
+                fit(&t.to, to_width, layout.shorten),
                 t.phase,
                 t.sent,
                 t.ok,
@@ -110,7 +232,13 @@ fn traffic(out: &mut String, report: &Report) {
                     .iter()
                     .map(|(c, n)| format!("{c}={n}"))
                     .collect();
-                let _ = writeln!(out, "  {:<8} {:<48} served by {}", "", "", by.join(" "));
+                let _ = writeln!(
+                    out,
+                    "  {:<8} {:<to_width$} served by {}",
+                    "",
+                    "",
+                    by.join(" ")
+                );
             }
         }
     }
@@ -158,20 +286,21 @@ fn traffic_per_fault(out: &mut String, report: &Report) {
 }
 
 /// `linkerd multicluster gateways`, per service mirror.
-fn gateways(out: &mut String, report: &Report) {
+fn gateways(out: &mut String, report: &Report, layout: &Layout) {
+    let w = layout.mirror;
     if !report.gateways.is_empty() {
         let _ = writeln!(out, "\ngateways (service-mirror probe metrics)");
         let _ = writeln!(
             out,
-            "  {:<24} {:>6} {:>8} {:>9} {:>8} {:>11} {:>8}",
+            "  {:<w$} {:>6} {:>8} {:>9} {:>8} {:>11} {:>8}",
             "mirror", "alive", "watcher", "probes ok", "failed", "latency ms", "repairs"
         );
         for g in &report.gateways {
             let opt = |v: Option<String>| v.unwrap_or_else(|| "-".into());
             let _ = writeln!(
                 out,
-                "  {:<24} {:>6} {:>8} {:>9} {:>8} {:>11} {:>8}",
-                g.mirror,
+                "  {:<w$} {:>6} {:>8} {:>9} {:>8} {:>11} {:>8}",
+                fit(&g.mirror, w, layout.shorten),
                 opt(g.gateway_alive.map(|a| a.to_string())),
                 opt(g
                     .watcher_alive
@@ -240,5 +369,35 @@ fn checks(out: &mut String, report: &Report) {
     );
     if !report.passed() {
         let _ = writeln!(out, "replay:  {}", report.replay_command());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn names_are_shortened_only_on_a_terminal() {
+        let name = "web-east.default.svc.cluster.local:80";
+        assert_eq!(super::fit(name, 20, false), name);
+        assert_eq!(super::fit(name, 40, true), name);
+        let short = super::fit(name, 20, true);
+        assert_eq!(short, "web-east.defaul…l:80");
+        assert_eq!(short.chars().count(), 20);
+    }
+
+    #[test]
+    fn long_lines_wrap_under_their_second_column_and_nothing_is_lost() {
+        let line = "  FAIL convergence                  west/east default/web-east has 0 of 3 endpoints ready after the quiet period, expected 3";
+        let text = format!("short line\n{line}\n");
+        let wrapped = wrap(&text, 60);
+        let lines: Vec<&str> = wrapped.lines().collect();
+        assert_eq!(lines[0], "short line");
+        assert!(lines.len() > 3);
+        assert!(lines.iter().all(|l| l.chars().count() <= 60), "{wrapped}");
+        // Continuation lines hang under the check's name column.
+        assert!(lines[2].starts_with(&" ".repeat(7)) && !lines[2].starts_with(&" ".repeat(8)));
+        let words = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        assert_eq!(words(&wrapped), words(&text));
     }
 }

@@ -209,10 +209,19 @@ impl<'k> Builder<'k> {
     /// other objects, which take what ClusterIPs the snapshot leaves free).
     fn api_server(&mut self, ci: usize) -> Result<ComponentId, String> {
         let spec = &self.scenario.clusters[ci];
+        // One address plan: the API server allocates ClusterIPs from the block the topology
+        // assigned to the cluster (what `mcsim graph` shows), unless the scenario names the
+        // cluster's own range (`service_cidr`, e.g. from a snapshot of a real cluster).
         let service_cidr = match spec.service_cidr {
             Some(c) => c,
             None => {
-                Ipv4Cidr::parse(&format!("10.{}.0.0/16", 95 + ci + 1)).map_err(|e| e.to_string())?
+                let block = self
+                    .network
+                    .topology
+                    .cluster(self.network.clusters[ci])
+                    .map(|c| c.addresses.service_cidr.to_string())
+                    .ok_or_else(|| format!("cluster {} has no addresses", spec.name))?;
+                Ipv4Cidr::parse(&block).map_err(|e| e.to_string())?
             }
         };
         let mut config = ApiServerConfig::new(service_cidr);

@@ -94,3 +94,66 @@ pub fn build(scenario: &Scenario) -> Result<BuiltNetwork, String> {
         clusters,
     })
 }
+
+/// `mcsim graph`: the topology (clusters with the address blocks their API servers and pods use,
+/// networks, paths, flat networks) with the scenario's gateways (a node per cluster that runs
+/// one, with its address and port) and Links (an arrow from the linking cluster to the target's
+/// gateway, or to the target cluster itself for a Link without a gateway: remote discovery).
+pub fn to_dot(scenario: &Scenario, built: &BuiltNetwork) -> String {
+    use crate::net::dot::quote;
+    let mut extra = Vec::new();
+    let gateway_node = |cluster: &str| format!("{cluster}/gateway");
+    for (c, node) in scenario.clusters.iter().zip(&built.clusters) {
+        if !c.gateway {
+            continue;
+        }
+        let address = built
+            .topology
+            .cluster(*node)
+            .map(|x| x.addresses.gateway.to_string())
+            .unwrap_or_default();
+        extra.push(format!(
+            "  {} [shape=diamond, label={}];",
+            quote(&gateway_node(&c.name)),
+            quote(&format!(
+                "{} gateway\n{address}:{}",
+                c.name,
+                crate::world::gateway::GATEWAY_PORT
+            ))
+        ));
+        extra.push(format!(
+            "  {} -- {} [style=bold, label=\"gateway\"];",
+            quote(&c.name),
+            quote(&gateway_node(&c.name))
+        ));
+    }
+    for l in &scenario.links {
+        let has_gateway = l.gateway
+            && scenario
+                .clusters
+                .iter()
+                .any(|c| c.name == l.to && c.gateway);
+        let target = if has_gateway {
+            gateway_node(&l.to)
+        } else {
+            l.to.clone()
+        };
+        let mut label = format!("link {}", l.name);
+        if l.headless {
+            label.push_str(" (headless)");
+        }
+        if !has_gateway {
+            label.push_str(" (remote discovery)");
+        }
+        if !l.at.is_zero() {
+            label.push_str(&format!(" at {}", l.at));
+        }
+        extra.push(format!(
+            "  {} -- {} [dir=forward, style=dashed, color=blue, constraint=false, label={}];",
+            quote(&l.from),
+            quote(&target),
+            quote(&label)
+        ));
+    }
+    built.topology.to_dot_with(&extra)
+}

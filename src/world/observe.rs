@@ -17,6 +17,8 @@ pub enum Observation {
     /// A traffic request finished (`Ok(cluster/ns/pod)` or `Err(reason)`).
     RequestDone {
         traffic: usize,
+        /// When the request was sent.
+        sent: crate::sim::SimTime,
         host: String,
         result: Result<String, String>,
     },

@@ -120,6 +120,7 @@ impl TrafficClient {
         };
         env.observe(Observation::RequestDone {
             traffic: self.index,
+            sent: p.sent,
             host: self.spec.host.clone(),
             result: record.result.clone(),
         });

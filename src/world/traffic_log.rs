@@ -66,7 +66,8 @@ impl Aggregate {
         }
     }
 
-    fn merge(&mut self, other: &Aggregate) {
+    /// Folds `other` in (the aggregate of both sets of requests).
+    pub fn merge(&mut self, other: &Aggregate) {
         self.sent += other.sent;
         self.ok += other.ok;
         for (k, v) in &other.failed {
@@ -116,6 +117,32 @@ impl Aggregate {
     /// The first failure reason to complete.
     pub fn first_failure(&self) -> Option<&str> {
         self.first_failure.as_ref().map(|(_, r)| r.as_str())
+    }
+
+    /// Successes with a latency of at most each of `bounds_ms` (cumulative, as a Prometheus
+    /// histogram's `le` buckets), at the histogram's 10 µs resolution: a bucket counts under a
+    /// bound when it ends at or before it.
+    pub fn latency_at_most(&self, bounds_ms: &[u64]) -> Vec<u64> {
+        bounds_ms
+            .iter()
+            .map(|b| {
+                let limit = b * 1_000_000;
+                self.latency
+                    .iter()
+                    .filter(|(bucket, _)| (*bucket + 1) * LATENCY_BUCKET_NS <= limit)
+                    .map(|(_, n)| n)
+                    .sum()
+            })
+            .collect()
+    }
+
+    /// The sum of the successes' latencies in milliseconds (each at its bucket's middle).
+    pub fn latency_sum_ms(&self) -> f64 {
+        self.latency
+            .iter()
+            .map(|(b, n)| (b * LATENCY_BUCKET_NS + LATENCY_BUCKET_NS / 2) as f64 * *n as f64)
+            .sum::<f64>()
+            / 1e6
     }
 }
 

@@ -211,6 +211,13 @@ impl MirrorNode {
             _ => false,
         }
     }
+    /// Events ready in the watcher's work queue (`None` when not running); for reports.
+    pub fn queue_depth(&self) -> Option<usize> {
+        match &self.phase {
+            Phase::Running(r) => Some(r.queue.len()),
+            _ => None,
+        }
+    }
     pub fn probe_metrics(&self) -> Option<&crate::multicluster::ProbeMetrics> {
         self.probe.as_ref().map(|p| p.worker.metrics())
     }
