@@ -181,6 +181,17 @@ impl Check for GatewayReadiness {
                 if overlaps(s, e) {
                     continue;
                 }
+                // A refused connection fails a probe at once, but not while another cut of
+                // the same gateway that drops packets (a cluster down, a dropping partition)
+                // overlaps it: the probe then waits out its timeout.
+                let fast = fast
+                    && !fired.iter().enumerate().any(|(gi, g)| {
+                        gi != fi
+                            && g.at < e
+                            && g.healed_at.is_none_or(|h| h > s)
+                            && scenario.faults[g.index].kind.gateway_cut(&l.from, &l.to)
+                                == Some(false)
+                    });
                 let starts = self.starts.get(&key).map(Vec::as_slice).unwrap_or(&[]);
                 // The cut counts from the later of its start and the start of the watcher
                 // that runs through it: a watcher (re)started meanwhile has a new probe and
