@@ -128,12 +128,21 @@ impl Check for WriteAmplification {
         let (passed, detail) = self.verdict(end, |cluster, link| {
             format!("{}/{link}", view.cluster_name(cluster))
         });
+        // A run stopped (`--until`) before the settled world has nothing to judge.
+        let judged = end > self.settled_from;
         CheckResult {
             name: self.name().into(),
             class: self.class(),
-            judged: true,
-            passed,
-            detail,
+            judged,
+            passed: passed && judged,
+            detail: if judged {
+                detail
+            } else {
+                format!(
+                    "not judged: the run stopped at {end}, before the settled world from {}",
+                    self.settled_from
+                )
+            },
             first_violation: None,
         }
     }

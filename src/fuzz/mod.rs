@@ -300,6 +300,15 @@ fn panicked_case(
     )
 }
 
+/// A pool of `jobs` threads for independent runs (each run is single-threaded inside).
+pub(crate) fn worker_pool(jobs: usize) -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(jobs.max(1))
+        .max_blocking_threads(jobs.max(1))
+        .build()
+        .map_err(|e| format!("cannot start the worker pool: {e}"))
+}
+
 /// Runs every case on `jobs` worker threads of a tokio runtime; `progress` is called after each
 /// case with (done, failures so far). Results come back ordered by seed.
 pub fn sweep(
@@ -307,11 +316,7 @@ pub fn sweep(
     options: &FuzzOptions,
     progress: impl Fn(u64, u64) + Send + Sync + 'static,
 ) -> Result<Vec<(CaseResult, Replay)>, String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(options.jobs.max(1))
-        .max_blocking_threads(options.jobs.max(1))
-        .build()
-        .map_err(|e| format!("cannot start the worker pool: {e}"))?;
+    let runtime = worker_pool(options.jobs)?;
     let progress = Arc::new(progress);
     let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));

@@ -81,11 +81,7 @@ fn run_all(
     runs: Vec<(Fix, Replay)>,
     jobs: usize,
 ) -> Result<Vec<(Fix, bool)>, String> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(jobs.max(1))
-        .max_blocking_threads(jobs.max(1))
-        .build()
-        .map_err(|e| format!("cannot start the worker pool: {e}"))?;
+    let runtime = super::worker_pool(jobs)?;
     runtime.block_on(async {
         let mut handles = Vec::new();
         for (fix, replay) in runs {

@@ -52,6 +52,26 @@ enum Outcome {
     },
 }
 
+impl Outcome {
+    /// The outcome of a whole run or sweep: a failed check is a failure, a run that proved
+    /// nothing (inconclusive) or an mcsim bug is an error, so it never reads green.
+    fn of_verdict(verdict: Verdict, kind: String, message: String, text: String) -> Outcome {
+        match verdict {
+            Verdict::Pass => Outcome::Passed,
+            Verdict::SafetyFailure | Verdict::LivenessFailure => Outcome::Failure {
+                kind,
+                message,
+                text,
+            },
+            Verdict::Inconclusive | Verdict::InternalError => Outcome::Error {
+                kind,
+                message,
+                text,
+            },
+        }
+    }
+}
+
 struct Case {
     name: String,
     classname: String,
@@ -224,19 +244,7 @@ pub fn render_run(report: &Report) -> String {
     cases.push(Case {
         name: "verdict".into(),
         classname: classname("verdict"),
-        outcome: match report.verdict {
-            Verdict::Pass => Outcome::Passed,
-            Verdict::SafetyFailure | Verdict::LivenessFailure => Outcome::Failure {
-                kind,
-                message,
-                text,
-            },
-            Verdict::Inconclusive | Verdict::InternalError => Outcome::Error {
-                kind,
-                message,
-                text,
-            },
-        },
+        outcome: Outcome::of_verdict(report.verdict, kind, message, text),
     });
     let mut out = String::new();
     suite(
@@ -340,19 +348,7 @@ pub fn render_fuzz(summary: &crate::fuzz::Summary, out: Option<&std::path::Path>
     cases.push(Case {
         name: "sweep".into(),
         classname: classname.clone(),
-        outcome: match summary.verdict {
-            Verdict::Pass => Outcome::Passed,
-            Verdict::SafetyFailure | Verdict::LivenessFailure => Outcome::Failure {
-                kind,
-                message,
-                text,
-            },
-            Verdict::Inconclusive | Verdict::InternalError => Outcome::Error {
-                kind,
-                message,
-                text,
-            },
-        },
+        outcome: Outcome::of_verdict(summary.verdict, kind, message, text),
     });
     let mut xml = String::new();
     suite(
